@@ -1,0 +1,136 @@
+"""The input schema: every raw field an applicant has, with its type, range and categories.
+
+It is defined once (for Home Credit, from the published column facts), stored with every model
+as JSON, and read back by the service to build its request model, by the UI to build its form
+and by the tests to build valid and invalid applicants.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from credit_scoring.reference import ID_COLUMN, TARGET_COLUMN, ColumnFacts, application_columns
+
+DAYS_EMPLOYED_PENSIONER = 365243  # Home Credit's sentinel for "not employed" (mostly pensioners)
+_HUNDRED_YEARS_IN_DAYS = -36525
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One raw input field. ``None`` bounds are open; every field may be missing."""
+
+    name: str
+    kind: Literal["numeric", "categorical"]
+    integer: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    categories: tuple[str, ...] = ()
+    description: str = ""
+
+    def python_type(self) -> Any:
+        if self.kind == "categorical":
+            return Literal[self.categories]  # type: ignore[valid-type]
+        return int if self.integer else float
+
+
+@dataclass(frozen=True)
+class InputSchema:
+    fields: tuple[FieldSpec, ...]
+    id_column: str = ID_COLUMN
+    target_column: str = TARGET_COLUMN
+    name: str = "home-credit"
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    @property
+    def categorical(self) -> list[FieldSpec]:
+        return [f for f in self.fields if f.kind == "categorical"]
+
+    def field(self, name: str) -> FieldSpec:
+        return next(f for f in self.fields if f.name == name)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> InputSchema:
+        raw = json.loads(text)
+        specs = tuple(
+            FieldSpec(**{**f, "categories": tuple(f["categories"])}) for f in raw.pop("fields")
+        )
+        return cls(fields=specs, **raw)
+
+    def request_model(self, model_name: str = "Application") -> type[BaseModel]:
+        """A pydantic model of one applicant: unknown fields, NaN and inf rejected, every field
+        optional (missing = unknown), numbers range-checked, categories restricted."""
+        definitions: dict[str, Any] = {
+            self.id_column: (
+                Optional[int],
+                Field(default=None, ge=0, description="Applicant id (echoed back, not scored)"),
+            )
+        }
+        for spec in self.fields:
+            definitions[spec.name] = (
+                Optional[spec.python_type()],
+                Field(
+                    default=None,
+                    ge=spec.minimum,
+                    le=spec.maximum,
+                    description=spec.description or None,
+                ),
+            )
+        config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=False)
+        return create_model(model_name, __config__=config, **definitions)
+
+
+def _bounds(facts: ColumnFacts) -> tuple[float | None, float | None]:
+    """Validation bounds: the physical domain, not just what 307,511 clients happened to show.
+
+    Days are offsets before the application (<= 0; at most 100 years back); shares, scores and
+    flags observed within [0, 1] stay there; ratings and hours keep their scale; amounts and
+    counts are open above.
+    """
+    low, high = facts.stats["min"], facts.stats["max"]
+    if facts.name.startswith("DAYS_"):
+        upper = DAYS_EMPLOYED_PENSIONER if facts.name == "DAYS_EMPLOYED" else 0
+        return _HUNDRED_YEARS_IN_DAYS, upper
+    lower = 0.0 if low >= 0 else low
+    if high <= 1:
+        return lower, 1.0
+    if facts.name == "HOUR_APPR_PROCESS_START":
+        return 0, 23
+    if facts.name.startswith("REGION_RATING"):
+        return 1, 3
+    return lower, None
+
+
+def _spec(facts: ColumnFacts) -> FieldSpec:
+    if facts.is_categorical:
+        return FieldSpec(
+            facts.name,
+            "categorical",
+            categories=tuple(sorted(facts.categories)),
+            description=facts.description,
+        )
+    low, high = _bounds(facts)
+    integer = facts.dtype == "int64"
+    return FieldSpec(
+        facts.name,
+        "numeric",
+        integer=integer,
+        minimum=low,
+        maximum=high,
+        description=facts.description,
+    )
+
+
+def home_credit_schema() -> InputSchema:
+    """The 120 raw fields of a Home Credit application (all columns but id and target)."""
+    columns = [c for c in application_columns() if c.name not in (ID_COLUMN, TARGET_COLUMN)]
+    return InputSchema(fields=tuple(_spec(c) for c in columns))

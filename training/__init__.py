@@ -1,0 +1,1 @@
+"""Training app: data loading and generation, the search, MLflow logging, promotion."""
