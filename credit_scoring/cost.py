@@ -17,6 +17,9 @@ class CostMatrix:
     fp_cost: float = 1.0  # refused, would have repaid
 
 
+DEFAULT_COSTS = CostMatrix()
+
+
 @dataclass(frozen=True)
 class ThresholdChoice:
     threshold: float
@@ -25,7 +28,7 @@ class ThresholdChoice:
 
 
 def business_cost(
-    y_true: np.ndarray, refused: np.ndarray, costs: CostMatrix = CostMatrix()
+    y_true: np.ndarray, refused: np.ndarray, costs: CostMatrix = DEFAULT_COSTS
 ) -> float:
     y_true, refused = np.asarray(y_true, bool), np.asarray(refused, bool)
     missed = np.sum(y_true & ~refused)
@@ -34,7 +37,7 @@ def business_cost(
 
 
 def best_threshold(
-    y_true: np.ndarray, proba: np.ndarray, costs: CostMatrix = CostMatrix()
+    y_true: np.ndarray, proba: np.ndarray, costs: CostMatrix = DEFAULT_COSTS
 ) -> ThresholdChoice:
     """Exact minimum over every distinct cut of ``proba`` (one sort, no grid).
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -71,13 +71,13 @@ class InputSchema:
         optional (missing = unknown), numbers range-checked, categories restricted."""
         definitions: dict[str, Any] = {
             self.id_column: (
-                Optional[int],
+                int | None,
                 Field(default=None, ge=0, description="Applicant id (echoed back, not scored)"),
             )
         }
         for spec in self.fields:
             definitions[spec.name] = (
-                Optional[spec.python_type()],
+                spec.python_type() | None,
                 Field(
                     default=None,
                     ge=spec.minimum,

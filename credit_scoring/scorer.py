@@ -67,6 +67,33 @@ class Scorer:
         raw_score = contrib.sum(axis=1)
         return Explanation(1 / (1 + np.exp(-raw_score)), contributions, base, features)
 
+    def readable_value(self, feature: str, value: float) -> float | str | None:
+        """A model input as a credit officer reads it: category codes back to their labels."""
+        if np.isnan(value):
+            return None
+        if feature in self._categories:
+            return self._categories[feature][int(value)]
+        return float(value)
+
+    @property
+    def _categories(self) -> dict[str, tuple[str, ...]]:
+        return {spec.name: spec.categories for spec in self.schema.categorical}
+
+    def reasons(self, explanation: Explanation, row: int, top: int | None = None) -> list[dict]:
+        """Features of one applicant ordered by |contribution|, the largest first."""
+        contributions = explanation.contributions[row]
+        values = explanation.features.iloc[row].to_numpy()
+        order = np.argsort(-np.abs(contributions), kind="stable")[:top]
+        names = self.feature_names
+        return [
+            {
+                "feature": names[j],
+                "value": self.readable_value(names[j], values[j]),
+                "contribution": float(contributions[j]),
+            }
+            for j in order
+        ]
+
     def decide(self, probability: np.ndarray) -> list[Decision]:
         return ["refused" if p >= self.threshold else "granted" for p in probability]
 

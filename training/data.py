@@ -63,7 +63,10 @@ def load_synthetic(folder: Path, rows: int, seed: int) -> Dataset:
         data = synthetic.generate(rows, seed)
         target.mkdir(parents=True, exist_ok=True)
         # Write to temporary names, then rename: an interrupted run never leaves a half file.
-        for frame, path in ((data.applications, table_path), (data.true_probability.to_frame(), risk_path)):
+        for frame, path in (
+            (data.applications, table_path),
+            (data.true_probability.to_frame(), risk_path),
+        ):
             partial = path.with_suffix(".partial")
             frame.to_parquet(partial, index=False)
             os.replace(partial, path)

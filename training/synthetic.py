@@ -68,7 +68,9 @@ def _numeric(rng: np.random.Generator, facts: ColumnFacts, n: int) -> np.ndarray
 
 def _quantile_map(u: np.ndarray, facts: ColumnFacts) -> np.ndarray:
     s = facts.stats
-    return np.interp(u, [0, 0.25, 0.5, 0.75, 1], [s["min"], s["p25"], s["median"], s["p75"], s["max"]])
+    return np.interp(
+        u, [0, 0.25, 0.5, 0.75, 1], [s["min"], s["p25"], s["median"], s["p75"], s["max"]]
+    )
 
 
 def _core_columns(rng: np.random.Generator, facts: dict[str, ColumnFacts], n: int) -> dict:
@@ -193,9 +195,12 @@ def generate(rows: int, seed: int = 0) -> SyntheticData:
         if values is None:
             values = _categorical(rng, f, rows) if f.is_categorical else _numeric(rng, f, rows)
         values = pd.Series(values, dtype=object if f.is_categorical else float)
-        if name == "OCCUPATION_TYPE":  # pensioners have none
-            values[columns["DAYS_EMPLOYED"] == DAYS_EMPLOYED_PENSIONER] = np.nan
         missing = _missing_mask(rng, f, building_missing)
+        if name == "OCCUPATION_TYPE":  # pensioners have none; others miss it less often
+            pensioner = columns["DAYS_EMPLOYED"] == DAYS_EMPLOYED_PENSIONER
+            share = pensioner.mean()
+            extra = max(f.missing_rate - share, 0) / max(1 - share, 1e-9)
+            missing = pensioner | (rng.random(rows) < extra)
         if name == "OWN_CAR_AGE":  # known exactly when the client owns a car
             missing = np.zeros(rows, bool)
         table[name] = values.mask(missing).to_numpy()

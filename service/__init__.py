@@ -1,0 +1,1 @@
+"""The Bento service app."""

@@ -1,0 +1,34 @@
+"""Response models of the API. The request model is built from the stored input schema."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class Contribution(BaseModel):
+    feature: str = Field(description="Model feature")
+    value: float | str | None = Field(description="The applicant's value (null when missing)")
+    contribution: float = Field(description="SHAP contribution to the log-odds of default")
+
+
+class Prediction(BaseModel):
+    SK_ID_CURR: int | None = Field(default=None, description="Echo of the applicant id, if given")
+    probability: float = Field(ge=0, le=1, description="Predicted probability of default")
+    decision: Literal["granted", "refused"] = Field(
+        description="refused when probability >= threshold"
+    )
+    threshold: float = Field(description="Decision threshold that minimises the business cost")
+    top_features: list[Contribution] = Field(
+        description="Reason codes: the features that moved this score most, largest first"
+    )
+
+
+class Explanation(BaseModel):
+    SK_ID_CURR: int | None = None
+    probability: float = Field(ge=0, le=1)
+    base_value: float = Field(description="Expected log-odds over the training data")
+    contributions: list[Contribution] = Field(
+        description="Every feature's SHAP contribution; base_value + sum = the model's log-odds"
+    )
