@@ -38,7 +38,8 @@ serve: install  ## serve the promoted model on http://127.0.0.1:$(PORT)
 
 run: install data train promote serve  ## everything, from nothing to a served model
 
-test: install  ## the test suite (unit + integration with a real MLflow store and bentoml serve)
+test: install  ## lint, then the tests (unit + integration: real MLflow store, real bentoml serve)
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
 lint: install  ## ruff lint and format check

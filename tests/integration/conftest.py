@@ -1,0 +1,127 @@
+"""One real pipeline per test session: train -> MLflow (SQLite) -> promote -> `bentoml serve`.
+
+Everything runs as the user runs it (the CLIs, in subprocesses) in a temporary data folder,
+MLflow store and BentoML home, on small generated data.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROWS, SEED = 4000, 3
+READY_TIMEOUT_S = 90
+
+
+@dataclass
+class Pipeline:
+    env: dict[str, str]
+    home: Path
+
+    @property
+    def bentoml_home(self) -> Path:
+        return Path(self.env["BENTOML_HOME"])
+
+    def model_dir(self, name: str = "credit_scoring") -> Path:
+        folder = self.bentoml_home / "models" / name
+        return folder / (folder / "latest").read_text().strip()
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            [sys.executable, *args], env=self.env, capture_output=True, text=True, timeout=600
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"{args} failed:\n{result.stdout}\n{result.stderr}")
+        return result
+
+
+def isolated_env(root: Path) -> dict[str, str]:
+    return os.environ | {
+        "CREDIT_DATA_DIR": str(root / "data"),
+        "CREDIT_MLFLOW_DIR": str(root / "mlflow"),
+        # Explicit: mlflow.set_tracking_uri() in a test exports this variable to children.
+        "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow' / 'mlflow.db'}",
+        "BENTOML_HOME": str(root / "bentoml"),
+        "BENTOML_DO_NOT_TRACK": "true",
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory) -> Pipeline:
+    root = tmp_path_factory.mktemp("pipeline")
+    p = Pipeline(isolated_env(root), root)
+    p.run(
+        "-m",
+        "training.train",
+        "--rows",
+        str(ROWS),
+        "--trials",
+        "2",
+        "--max-trees",
+        "80",
+        "--seed",
+        str(SEED),
+    )
+    p.run("-m", "training.promote")
+    return p
+
+
+@pytest.fixture(scope="session")
+def service_url(pipeline: Pipeline) -> Iterator[str]:
+    port = free_port()
+    log = (pipeline.home / "serve.log").open("w")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bentoml",
+            "serve",
+            "service.service:CreditScoring",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=pipeline.env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    try:
+        while True:
+            if process.poll() is not None:
+                raise AssertionError((pipeline.home / "serve.log").read_text()[-3000:])
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("service not ready in time")
+            time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        log.close()
