@@ -126,3 +126,19 @@ class Scorer:
             metadata=meta,
             reference=pd.read_parquet(reference_path) if reference_path.is_file() else None,
         )
+
+
+def reference_applications(scorer: Scorer, client_ids: list[int]) -> pd.DataFrame:
+    """The raw rows of clients in the reference sample shipped with the model (no target).
+
+    Raises KeyError naming the ids that are not in the sample.
+    """
+    if scorer.reference is None:
+        raise KeyError("this model was promoted without a reference sample")
+    id_column = scorer.schema.id_column
+    sample = scorer.reference.drop(columns=[scorer.schema.target_column], errors="ignore")
+    sample = sample.set_index(id_column, drop=False)
+    unknown = [i for i in client_ids if i not in sample.index]
+    if unknown:
+        raise KeyError(f"client ids not in the reference sample: {unknown[:10]}")
+    return sample.loc[client_ids].reset_index(drop=True)

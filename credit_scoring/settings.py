@@ -23,6 +23,8 @@ class Settings:
     experiment_name: str
     model_name: str  # name in the BentoML model store and the MLflow registry
     service_url: str
+    request_log: Path  # SQLite file the service appends every scored request to
+    api_key: str | None  # bearer token the service requires; None = open service
 
     @property
     def source_dir(self) -> Path:
@@ -45,4 +47,6 @@ def get_settings() -> Settings:
         experiment_name=os.environ.get("CREDIT_EXPERIMENT", "credit-scoring"),
         model_name=os.environ.get("CREDIT_MODEL_NAME", "credit_scoring"),
         service_url=os.environ.get("CREDIT_SERVICE_URL", "http://127.0.0.1:3000"),
+        request_log=_path("CREDIT_REQUEST_LOG", PROJECT_ROOT / "logs" / "requests.sqlite"),
+        api_key=os.environ.get("CREDIT_API_KEY") or None,
     )

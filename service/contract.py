@@ -32,3 +32,14 @@ class Explanation(BaseModel):
     contributions: list[Contribution] = Field(
         description="Every feature's SHAP contribution; base_value + sum = the model's log-odds"
     )
+
+
+class ModelInfo(BaseModel):
+    model_tag: str = Field(description="BentoML model name:version")
+    mlflow_run_id: str | None
+    threshold: float
+    costs: dict[str, float] = Field(description="Business cost of each error type")
+    metrics: dict[str, float] = Field(description="Training metrics (hold-out, validation)")
+    features: list[str] = Field(description="Model features, in model order")
+    input_fields: list[str] = Field(description="Raw application fields the API accepts")
+    reference_clients: int = Field(description="Clients that can be scored by id")
