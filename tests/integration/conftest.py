@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +54,8 @@ def isolated_env(root: Path) -> dict[str, str]:
         "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow' / 'mlflow.db'}",
         "BENTOML_HOME": str(root / "bentoml"),
         "BENTOML_DO_NOT_TRACK": "true",
+        "CREDIT_REQUEST_LOG": str(root / "logs" / "requests.sqlite"),
+        "CREDIT_API_KEY": "",
     }
 
 
@@ -82,46 +85,62 @@ def pipeline(tmp_path_factory) -> Pipeline:
     return p
 
 
+@contextmanager
+def serve(pipeline: Pipeline, **extra_env: str) -> Iterator[str]:
+    """A real `bentoml serve` process on a free port, stopped (process group) on exit."""
+    port = free_port()
+    log_path = pipeline.home / f"serve-{port}.log"
+    # Each server gets its own BentoML home (sharing the model store): `bentoml serve` wipes
+    # the Prometheus folder of its home at start, which would reset another server's metrics.
+    home = pipeline.home / f"bentoml-{port}"
+    home.mkdir()
+    (home / "models").symlink_to(pipeline.bentoml_home / "models")
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bentoml",
+                "serve",
+                "service.service:CreditScoring",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            env=pipeline.env | {"BENTOML_HOME": str(home)} | extra_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_ready(url, process, log_path)
+            yield url
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+def wait_ready(url: str, process: subprocess.Popen, log_path: Path) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while True:
+        if process.poll() is not None:
+            raise AssertionError(log_path.read_text()[-3000:])
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"service not ready in {READY_TIMEOUT_S} s")
+        time.sleep(0.5)
+
+
 @pytest.fixture(scope="session")
 def service_url(pipeline: Pipeline) -> Iterator[str]:
-    port = free_port()
-    log = (pipeline.home / "serve.log").open("w")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bentoml",
-            "serve",
-            "service.service:CreditScoring",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env=pipeline.env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    try:
-        while True:
-            if process.poll() is not None:
-                raise AssertionError((pipeline.home / "serve.log").read_text()[-3000:])
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("service not ready in time")
-            time.sleep(0.5)
+    with serve(pipeline) as url:
         yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        log.close()

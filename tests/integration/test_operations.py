@@ -1,0 +1,80 @@
+"""What operators rely on: scoring by id, metadata, the request log, the API key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import mlflow
+import pandas as pd
+import pytest
+
+from credit_scoring.request_log import read_log
+from credit_scoring.scorer import Scorer
+from tests.integration.conftest import serve
+from tests.integration.test_pipeline import applicants, post
+
+pytestmark = pytest.mark.integration
+
+
+def test_clients_and_scoring_by_id_match_predict(pipeline, service_url):
+    scorer = Scorer.load(pipeline.model_dir())
+    ids = post(service_url, "clients", {}).json()
+    assert ids == scorer.reference["SK_ID_CURR"].tolist()
+    chosen = ids[:3]
+    by_id = post(service_url, "predict_client", {"client_ids": chosen})
+    assert by_id.status_code == 200, by_id.text
+    rows = scorer.reference.set_index("SK_ID_CURR").loc[chosen].drop(columns="TARGET")
+    expected = scorer.predict_proba(rows.reset_index())
+    assert [a["SK_ID_CURR"] for a in by_id.json()] == chosen
+    assert [a["probability"] for a in by_id.json()] == pytest.approx(list(expected), abs=1e-9)
+
+
+def test_unknown_client_id_is_404_naming_it(service_url):
+    response = post(service_url, "predict_client", {"client_ids": [1]})
+    assert response.status_code == 404
+    assert "[1]" in response.text
+    assert post(service_url, "predict_client", {"client_ids": []}).status_code == 400
+
+
+def test_metadata_names_the_served_run(pipeline, service_url):
+    info = post(service_url, "metadata", {}).json()
+    mlflow.set_tracking_uri(pipeline.env["MLFLOW_TRACKING_URI"])
+    run = mlflow.get_run(info["mlflow_run_id"])
+    assert run.data.tags["candidate"] == "true"
+    assert info["threshold"] == pytest.approx(run.data.metrics["threshold"])
+    assert info["model_tag"].startswith("credit_scoring:")
+    assert info["costs"] == {"fn_cost": 10.0, "fp_cost": 1.0}
+    assert len(info["features"]) > len(info["input_fields"]) == 120
+
+
+def test_every_scored_applicant_is_logged(pipeline, service_url):
+    log_path = Path(pipeline.env["CREDIT_REQUEST_LOG"])
+    before = len(read_log(log_path)) if log_path.exists() else 0
+    rows = applicants(pipeline, 5, offset=500)
+    answers = post(service_url, "predict", {"applications": rows}).json()
+    log = read_log(log_path)
+    new = log.iloc[before:]
+    assert len(new) == 5
+    assert new["endpoint"].eq("predict").all()
+    assert new["client_id"].tolist() == [r["SK_ID_CURR"] for r in rows]
+    assert new["probability"].tolist() == pytest.approx([a["probability"] for a in answers])
+    assert new["decision"].tolist() == [a["decision"] for a in answers]
+    # The raw fields are kept as sent, so the drift report sees what production saw.
+    sent = pd.DataFrame(rows)
+    assert new["AMT_CREDIT"].tolist() == pytest.approx(sent["AMT_CREDIT"].tolist())
+
+
+def test_api_key_guards_scoring_but_not_probes(pipeline):
+    with serve(pipeline, CREDIT_API_KEY="s3cret-key") as url:
+        body = {"applications": [{}]}
+        missing = post(url, "predict", body)
+        assert missing.status_code == 401 and "API key" in missing.text
+        bad = httpx.post(f"{url}/predict", json=body, headers={"Authorization": "Bearer nope"})
+        assert bad.status_code == 401
+        good = httpx.post(
+            f"{url}/predict", json=body, headers={"Authorization": "Bearer s3cret-key"}, timeout=30
+        )
+        assert good.status_code == 200
+        for probe in ("/readyz", "/livez", "/metrics", "/docs.json"):
+            assert httpx.get(f"{url}{probe}", timeout=10).status_code == 200, probe
