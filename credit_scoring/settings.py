@@ -25,6 +25,8 @@ class Settings:
     service_url: str
     request_log: Path  # SQLite file the service appends every scored request to
     api_key: str | None  # bearer token the service requires; None = open service
+    workers: int  # service worker processes
+    batching: bool  # adaptive batching on (off only to measure what it brings)
 
     @property
     def source_dir(self) -> Path:
@@ -49,4 +51,6 @@ def get_settings() -> Settings:
         service_url=os.environ.get("CREDIT_SERVICE_URL", "http://127.0.0.1:3000"),
         request_log=_path("CREDIT_REQUEST_LOG", PROJECT_ROOT / "logs" / "requests.sqlite"),
         api_key=os.environ.get("CREDIT_API_KEY") or None,
+        workers=int(os.environ.get("CREDIT_WORKERS", "1")),
+        batching=os.environ.get("CREDIT_BATCHING", "1") != "0",
     )

@@ -13,13 +13,16 @@ class Contribution(BaseModel):
     contribution: float = Field(description="SHAP contribution to the log-odds of default")
 
 
-class Prediction(BaseModel):
+class Score(BaseModel):
     SK_ID_CURR: int | None = Field(default=None, description="Echo of the applicant id, if given")
     probability: float = Field(ge=0, le=1, description="Predicted probability of default")
     decision: Literal["granted", "refused"] = Field(
         description="refused when probability >= threshold"
     )
     threshold: float = Field(description="Decision threshold that minimises the business cost")
+
+
+class Prediction(Score):
     top_features: list[Contribution] = Field(
         description="Reason codes: the features that moved this score most, largest first"
     )

@@ -1,5 +1,5 @@
-"""The Bento service: predict, explain and scoring by client id; batchable, typed from the
-stored schema, every answer appended to the request log.
+"""The Bento service: score, predict (with reason codes), explain and scoring by client id;
+batchable, typed from the stored schema, every answer appended to the request log.
 
 The request model is built at import time from the input schema stored with the promoted
 model, so validation and the OpenAPI page follow whatever model is served.
@@ -7,25 +7,47 @@ model, so validation and the OpenAPI page follow whatever model is served.
 
 from __future__ import annotations
 
+import gc
+import json
 import logging
+import time
 from pathlib import Path
 from typing import Annotated
 
 import bentoml
+import numpy as np
 import pandas as pd
 from pydantic import Field
 
 from credit_scoring.request_log import LoggedScore, RequestLog
 from credit_scoring.schema import InputSchema
-from credit_scoring.scorer import SCHEMA_FILE, Scorer, reference_applications
+from credit_scoring.scorer import REFERENCE_FILE, SCHEMA_FILE, Scorer, reference_applications
 from credit_scoring.settings import get_settings
+from service import bentoml_fixes
 from service.auth import BearerTokenMiddleware
-from service.contract import Explanation, ModelInfo, Prediction
+from service.contract import Explanation, ModelInfo, Prediction, Score
+from service.limits import BodySizeLimitMiddleware
 
 SETTINGS = get_settings()
 TOP_FEATURES = 5
+MAX_ROWS_PER_REQUEST = 1000
+MAX_BODY_BYTES = 4 * 1024 * 1024  # 1000 full applications are ~3 MB of JSON
+BATCHING = {"batchable": SETTINGS.batching, "max_batch_size": 64, "max_latency_ms": 1000}
 MODEL = bentoml.models.BentoModel(f"{SETTINGS.model_name}:latest")
-log = logging.getLogger("bentoml.credit_scoring")
+log = logging.getLogger("bentoml.credit_scoring")  # under "bentoml": shown by its log config
+bentoml_fixes.apply()
+
+DECISIONS = bentoml.metrics.Counter(
+    name="credit_decisions_total",
+    documentation="Applicants scored, by decision and endpoint",
+    labelnames=["decision", "endpoint"],
+)
+SCORES = bentoml.metrics.Histogram(
+    name="credit_default_probability",
+    documentation="Distribution of predicted default probabilities",
+    labelnames=["endpoint"],
+    buckets=(0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0),
+)
 
 
 def _stored_schema() -> InputSchema:
@@ -38,11 +60,28 @@ def _stored_schema() -> InputSchema:
     return InputSchema.from_json(Path(stored.path, SCHEMA_FILE).read_text("utf-8"))
 
 
+def _example() -> list[dict]:
+    """The OpenAPI example: the first client of the reference sample shipped with the model."""
+    path = Path(MODEL.stored.path, REFERENCE_FILE)
+    if not path.is_file():
+        return [{}]
+    row = pd.read_parquet(path).drop(columns=[SCHEMA.target_column], errors="ignore").iloc[0]
+    return [json.loads(row.dropna().to_json())]
+
+
 SCHEMA = _stored_schema()
 Application = SCHEMA.request_model()
+Applications = Annotated[
+    list[Application],  # type: ignore[valid-type]
+    Field(max_length=MAX_ROWS_PER_REQUEST, examples=[_example()]),
+]
 
 
-@bentoml.service(traffic={"timeout": 30}, resources={"cpu": "2"})
+@bentoml.service(
+    traffic={"timeout": 30},
+    workers=SETTINGS.workers,
+    logging={"access": {"enabled": False}},  # one structured line per batch instead
+)
 class CreditScoring:
     model = MODEL
 
@@ -50,57 +89,102 @@ class CreditScoring:
         self.scorer = Scorer.load(Path(self.model.path))
         self.version = str(self.model.tag)
         self.request_log = RequestLog(SETTINGS.request_log)
-        log.info(
-            "model %s loaded; request log %s; %s",
-            self.version,
-            SETTINGS.request_log,
-            "API key required" if SETTINGS.api_key else "NO API KEY SET: the service is open",
+        self.ready = self._warm_up()
+        # Everything loaded so far lives as long as the process: keep it out of GC scans.
+        gc.freeze()
+        _log_event(
+            "model_loaded",
+            model=self.version,
+            request_log=str(SETTINGS.request_log),
+            auth="api key required" if SETTINGS.api_key else "OPEN: no CREDIT_API_KEY set",
+            batching=SETTINGS.batching,
         )
 
-    def _score(self, frame: pd.DataFrame, endpoint: str) -> list[Prediction]:
-        explanation = self.scorer.explain(frame)
-        decisions = self.scorer.decide(explanation.probability)
+    def _warm_up(self) -> bool:
+        """Score one empty application end to end: ready means able to answer."""
+        probability = self.scorer.predict_proba(pd.DataFrame([{}]))
+        return bool(np.isfinite(probability).all())
+
+    def __is_ready__(self) -> bool:
+        return self.ready
+
+    def _answer(self, frame: pd.DataFrame, endpoint: str, reasons: bool) -> list[Prediction]:
+        started = time.perf_counter()
+        if reasons:
+            explanation = self.scorer.explain(frame)
+            probability = explanation.probability
+        else:
+            probability = self.scorer.predict_proba(frame)
+        decisions = self.scorer.decide(probability)
         ids = frame[SCHEMA.id_column].tolist()
+        model = Prediction if reasons else Score
         answers = [
-            Prediction(
+            model(
                 SK_ID_CURR=ids[i],
-                probability=float(explanation.probability[i]),
+                probability=float(probability[i]),
                 decision=decisions[i],
                 threshold=self.scorer.threshold,
-                top_features=self.scorer.reasons(explanation, i, TOP_FEATURES),
+                **(
+                    {"top_features": self.scorer.reasons(explanation, i, TOP_FEATURES)}
+                    if reasons
+                    else {}
+                ),
             )
             for i in range(len(frame))
         ]
-        self._log(endpoint, frame, answers)
+        self._record(endpoint, frame, probability, decisions, started)
         return answers
 
-    def _log(self, endpoint: str, frame: pd.DataFrame, answers: list) -> None:
+    def _record(
+        self,
+        endpoint: str,
+        frame: pd.DataFrame,
+        probability: np.ndarray,
+        decisions: list[str],
+        started: float,
+    ) -> None:
         records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+        ids = frame[SCHEMA.id_column].tolist()
         self.request_log.append(
             LoggedScore(
                 endpoint,
                 self.version,
-                a.SK_ID_CURR,
-                a.probability,
-                self.scorer.decide([a.probability])[0],
+                ids[i],
+                float(probability[i]),
+                decisions[i],
                 self.scorer.threshold,
-                record,
+                records[i],
             )
-            for a, record in zip(answers, records, strict=True)
+            for i in range(len(frame))
+        )
+        for decision in ("granted", "refused"):
+            DECISIONS.labels(decision=decision, endpoint=endpoint).inc(decisions.count(decision))
+        for p in probability:
+            SCORES.labels(endpoint=endpoint).observe(float(p))
+        _log_event(
+            "scored",
+            endpoint=endpoint,
+            rows=len(frame),
+            refused=decisions.count("refused"),
+            ms=round(1000 * (time.perf_counter() - started), 2),
         )
 
-    @bentoml.api(batchable=True, max_batch_size=64, max_latency_ms=1000)
-    def predict(self, applications: list[Application]) -> list[Prediction]:  # type: ignore[valid-type]
-        """Probability of default, decision against the cost-optimal threshold, reason codes."""
-        if not applications:
-            return []
-        return self._score(_frame(applications), "predict")
+    @bentoml.api(**BATCHING)
+    def score(self, applications: Applications) -> list[Score]:
+        """Probability of default and decision only: the cheapest answer."""
+        return self._answer(_frame(applications), "score", reasons=False) if applications else []
 
-    @bentoml.api(batchable=True, max_batch_size=64, max_latency_ms=1000)
-    def explain(self, applications: list[Application]) -> list[Explanation]:  # type: ignore[valid-type]
+    @bentoml.api(**BATCHING)
+    def predict(self, applications: Applications) -> list[Prediction]:
+        """Probability of default, decision against the cost-optimal threshold, reason codes."""
+        return self._answer(_frame(applications), "predict", reasons=True) if applications else []
+
+    @bentoml.api(**BATCHING)
+    def explain(self, applications: Applications) -> list[Explanation]:
         """Every feature's SHAP contribution (log-odds) and the base value, per applicant."""
         if not applications:
             return []
+        started = time.perf_counter()
         frame = _frame(applications)
         explanation = self.scorer.explain(frame)
         ids = frame[SCHEMA.id_column].tolist()
@@ -113,19 +197,20 @@ class CreditScoring:
             )
             for i in range(len(frame))
         ]
-        self._log("explain", frame, answers)
+        decisions = self.scorer.decide(explanation.probability)
+        self._record("explain", frame, explanation.probability, decisions, started)
         return answers
 
     @bentoml.api
     def predict_client(
-        self, client_ids: Annotated[list[int], Field(min_length=1, max_length=1000)]
+        self, client_ids: Annotated[list[int], Field(min_length=1, max_length=MAX_ROWS_PER_REQUEST)]
     ) -> list[Prediction]:
         """Score clients of the reference sample shipped with the model, by SK_ID_CURR."""
         try:
             frame = reference_applications(self.scorer, client_ids)
         except KeyError as error:
             raise bentoml.exceptions.NotFound(str(error.args[0])) from error
-        return self._score(frame, "predict_client")
+        return self._answer(frame, "predict_client", reasons=True)
 
     @bentoml.api
     def clients(self) -> list[int]:
@@ -154,5 +239,11 @@ def _frame(applications: list[Application]) -> pd.DataFrame:  # type: ignore[val
     return pd.DataFrame.from_records([a.model_dump() for a in applications])
 
 
+def _log_event(event: str, **fields: object) -> None:
+    """Structured log: one JSON object per line, easy to ship and query."""
+    log.info(json.dumps({"event": event, **fields}, default=str))
+
+
+CreditScoring.add_asgi_middleware(BodySizeLimitMiddleware, max_bytes=MAX_BODY_BYTES)
 if SETTINGS.api_key:
     CreditScoring.add_asgi_middleware(BearerTokenMiddleware, token=SETTINGS.api_key)
