@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from credit_scoring.reference import ID_COLUMN, TARGET_COLUMN, ColumnFacts, application_columns
 
 DAYS_EMPLOYED_PENSIONER = 365243  # Home Credit's sentinel for "not employed" (mostly pensioners)
 _HUNDRED_YEARS_IN_DAYS = -36525
+
+
+def _json_number(value: Any) -> Any:
+    # Lax mode would read true as 1 and "12" as 12: in JSON those are client bugs. (Lax mode is
+    # kept for 2.0 -> 2 in integer fields, which JSON encoders of float columns produce.)
+    if isinstance(value, bool | str):
+        raise ValueError(f"Input should be a JSON number, not {type(value).__name__}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -32,9 +40,15 @@ class FieldSpec:
     description: str = ""
 
     def python_type(self) -> Any:
+        """The value's type with its constraints inside, so the JSON schema (OpenAPI) shows
+        them as minimum/maximum/enum, next to ``null`` for a missing value."""
         if self.kind == "categorical":
             return Literal[self.categories]  # type: ignore[valid-type]
-        return int if self.integer else float
+        return Annotated[
+            int if self.integer else float,
+            Field(ge=self.minimum, le=self.maximum),
+            BeforeValidator(_json_number),
+        ]
 
 
 @dataclass(frozen=True)
@@ -69,21 +83,17 @@ class InputSchema:
     def request_model(self, model_name: str = "Application") -> type[BaseModel]:
         """A pydantic model of one applicant: unknown fields, NaN and inf rejected, every field
         optional (missing = unknown), numbers range-checked, categories restricted."""
+        applicant_id = FieldSpec(self.id_column, "numeric", integer=True, minimum=0)
         definitions: dict[str, Any] = {
             self.id_column: (
-                int | None,
-                Field(default=None, ge=0, description="Applicant id (echoed back, not scored)"),
+                applicant_id.python_type() | None,
+                Field(default=None, description="Applicant id (echoed back, not scored)"),
             )
         }
         for spec in self.fields:
             definitions[spec.name] = (
                 spec.python_type() | None,
-                Field(
-                    default=None,
-                    ge=spec.minimum,
-                    le=spec.maximum,
-                    description=spec.description or None,
-                ),
+                Field(default=None, description=spec.description or None),
             )
         config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=False)
         return create_model(model_name, __config__=config, **definitions)

@@ -26,13 +26,16 @@ from credit_scoring.settings import get_settings
 from service import bentoml_fixes
 from service.auth import BearerTokenMiddleware
 from service.contract import Explanation, ModelInfo, Prediction, Score
-from service.limits import BodySizeLimitMiddleware
+from service.guards import BodySizeLimitMiddleware, JsonContentTypeMiddleware
 
 SETTINGS = get_settings()
 TOP_FEATURES = 5
 MAX_ROWS_PER_REQUEST = 1000
 MAX_BODY_BYTES = 4 * 1024 * 1024  # 1000 full applications are ~3 MB of JSON
-BATCHING = {"batchable": SETTINGS.batching, "max_batch_size": 64, "max_latency_ms": 1000}
+# BentoML cancels (503) a queued request whose *predicted* latency exceeds max_latency_ms; one
+# 1000-row explain request is enough to train that predictor into refusing everything for a
+# while. Overload is bounded instead by traffic.timeout (504), so the cap sits below it.
+BATCHING = {"batchable": SETTINGS.batching, "max_batch_size": 64, "max_latency_ms": 20_000}
 MODEL = bentoml.models.BentoModel(f"{SETTINGS.model_name}:latest")
 log = logging.getLogger("bentoml.credit_scoring")  # under "bentoml": shown by its log config
 bentoml_fixes.apply()
@@ -108,7 +111,9 @@ class CreditScoring:
     def __is_ready__(self) -> bool:
         return self.ready
 
-    def _answer(self, frame: pd.DataFrame, endpoint: str, reasons: bool) -> list[Prediction]:
+    def _answer(
+        self, frame: pd.DataFrame, ids: list[int | None], endpoint: str, reasons: bool
+    ) -> list[Prediction]:
         started = time.perf_counter()
         if reasons:
             explanation = self.scorer.explain(frame)
@@ -116,7 +121,6 @@ class CreditScoring:
         else:
             probability = self.scorer.predict_proba(frame)
         decisions = self.scorer.decide(probability)
-        ids = frame[SCHEMA.id_column].tolist()
         model = Prediction if reasons else Score
         answers = [
             model(
@@ -132,19 +136,19 @@ class CreditScoring:
             )
             for i in range(len(frame))
         ]
-        self._record(endpoint, frame, probability, decisions, started)
+        self._record(endpoint, frame, ids, probability, decisions, started)
         return answers
 
     def _record(
         self,
         endpoint: str,
         frame: pd.DataFrame,
+        ids: list[int | None],
         probability: np.ndarray,
         decisions: list[str],
         started: float,
     ) -> None:
         records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
-        ids = frame[SCHEMA.id_column].tolist()
         self.request_log.append(
             LoggedScore(
                 endpoint,
@@ -172,12 +176,16 @@ class CreditScoring:
     @bentoml.api(**BATCHING)
     def score(self, applications: Applications) -> list[Score]:
         """Probability of default and decision only: the cheapest answer."""
-        return self._answer(_frame(applications), "score", reasons=False) if applications else []
+        if not applications:
+            return []
+        return self._answer(_frame(applications), _ids(applications), "score", reasons=False)
 
     @bentoml.api(**BATCHING)
     def predict(self, applications: Applications) -> list[Prediction]:
         """Probability of default, decision against the cost-optimal threshold, reason codes."""
-        return self._answer(_frame(applications), "predict", reasons=True) if applications else []
+        if not applications:
+            return []
+        return self._answer(_frame(applications), _ids(applications), "predict", reasons=True)
 
     @bentoml.api(**BATCHING)
     def explain(self, applications: Applications) -> list[Explanation]:
@@ -187,7 +195,7 @@ class CreditScoring:
         started = time.perf_counter()
         frame = _frame(applications)
         explanation = self.scorer.explain(frame)
-        ids = frame[SCHEMA.id_column].tolist()
+        ids = _ids(applications)
         answers = [
             Explanation(
                 SK_ID_CURR=ids[i],
@@ -198,7 +206,7 @@ class CreditScoring:
             for i in range(len(frame))
         ]
         decisions = self.scorer.decide(explanation.probability)
-        self._record("explain", frame, explanation.probability, decisions, started)
+        self._record("explain", frame, ids, explanation.probability, decisions, started)
         return answers
 
     @bentoml.api
@@ -210,7 +218,7 @@ class CreditScoring:
             frame = reference_applications(self.scorer, client_ids)
         except KeyError as error:
             raise bentoml.exceptions.NotFound(str(error.args[0])) from error
-        return self._answer(frame, "predict_client", reasons=True)
+        return self._answer(frame, client_ids, "predict_client", reasons=True)
 
     @bentoml.api
     def clients(self) -> list[int]:
@@ -239,11 +247,17 @@ def _frame(applications: list[Application]) -> pd.DataFrame:  # type: ignore[val
     return pd.DataFrame.from_records([a.model_dump() for a in applications])
 
 
+def _ids(applications: list[Application]) -> list[int | None]:  # type: ignore[valid-type]
+    """Ids as sent: from the models, not the frame, where a missing id would turn all to float."""
+    return [getattr(a, SCHEMA.id_column) for a in applications]
+
+
 def _log_event(event: str, **fields: object) -> None:
     """Structured log: one JSON object per line, easy to ship and query."""
     log.info(json.dumps({"event": event, **fields}, default=str))
 
 
 CreditScoring.add_asgi_middleware(BodySizeLimitMiddleware, max_bytes=MAX_BODY_BYTES)
+CreditScoring.add_asgi_middleware(JsonContentTypeMiddleware)
 if SETTINGS.api_key:
     CreditScoring.add_asgi_middleware(BearerTokenMiddleware, token=SETTINGS.api_key)

@@ -30,8 +30,14 @@ CASES = {
     "wrong type": (
         {"applications": [{"AMT_CREDIT": "lots"}]},
         ["applications", 0, "AMT_CREDIT"],
-        "float_parsing",
-        "Input should be a valid number, unable to parse string as a number",
+        "value_error",
+        "Value error, Input should be a JSON number, not str",
+    ),
+    "boolean for a number": (
+        {"applications": [{"FLAG_EMAIL": True}]},
+        ["applications", 0, "FLAG_EMAIL"],
+        "value_error",
+        "Value error, Input should be a JSON number, not bool",
     ),
     "float for an integer": (
         {"applications": [{"CNT_CHILDREN": 1.5}]},
