@@ -102,8 +102,13 @@ def test_score_a_client_in_chromium_and_keep_a_screenshot(browser, page_url):
 
     assert page.get_by_text("Granted").or_(page.get_by_text("Refused")).count() >= 1
     assert page.locator("[data-testid='stException']").count() == 0
+    # Streamlit scrolls inside its main pane, so a "full page" shot would stop at the
+    # viewport: make the viewport as tall as that pane's content instead.
+    height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": height})
+    wait_for_charts(page, 3)
     SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    page.screenshot(path=str(SCREENSHOT))
     # A palette PNG is a fifth of the size and reads the same.
     Image.open(SCREENSHOT).convert("RGB").quantize(colors=128).save(SCREENSHOT, optimize=True)
     assert Image.open(SCREENSHOT).size[0] == VIEWPORT["width"]
