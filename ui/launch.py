@@ -26,7 +26,8 @@ cli = typer.Typer(add_completion=False, help=__doc__)
 
 
 def streamlit_command(host: str, port: int) -> list[str]:
-    """Headless: no browser is opened and no usage statistics are sent."""
+    """Headless: no browser is opened, no usage statistics are sent, and officers see the
+    viewer's menu, not the developer's (deploy, rerun on save)."""
     return [
         sys.executable,
         "-m",
@@ -37,6 +38,7 @@ def streamlit_command(host: str, port: int) -> list[str]:
         f"--server.address={host}",
         f"--server.port={port}",
         "--browser.gatherUsageStats=false",
+        "--client.toolbarMode=viewer",
     ]
 
 
@@ -65,10 +67,12 @@ def start_service(url: str, timeout_s: float) -> subprocess.Popen:
     deadline = time.monotonic() + timeout_s
     while not answers(url):
         if process.poll() is not None:
-            raise typer.Exit(f"bentoml serve exited with code {process.returncode}")
+            typer.echo(f"bentoml serve exited with code {process.returncode}", err=True)
+            raise typer.Exit(1)
         if time.monotonic() > deadline:
             stop(process)
-            raise typer.Exit(f"bentoml serve not ready at {url} after {timeout_s:.0f} s")
+            typer.echo(f"bentoml serve not ready at {url} after {timeout_s:.0f} s", err=True)
+            raise typer.Exit(1)
         time.sleep(0.5)
     return process
 

@@ -97,7 +97,7 @@ def test_score_a_client_in_chromium_and_keep_a_screenshot(browser, page_url):
     page = browser.new_page()
     page.goto(page_url)
     page.get_by_role("button", name="Score client").click(timeout=60_000)
-    page.get_by_text("Probability of default").wait_for(timeout=30_000)
+    page.get_by_text("Probability of default", exact=True).wait_for(timeout=30_000)
     wait_for_charts(page, 3)  # gauge, reason codes, global importance
 
     assert page.get_by_text("Granted").or_(page.get_by_text("Refused")).count() >= 1
@@ -119,7 +119,7 @@ def test_score_a_new_application_in_chromium(browser, page_url):
     page.goto(page_url)
     page.get_by_text("New application").click(timeout=60_000)
     page.get_by_role("button", name="Score application").click(timeout=30_000)
-    page.get_by_text("Probability of default").wait_for(timeout=30_000)
+    page.get_by_text("Probability of default", exact=True).wait_for(timeout=30_000)
     wait_for_charts(page, 3)  # gauge, waterfall, global importance
     assert page.get_by_text("Application as sent to the service").count() == 1
     assert page.locator("[data-testid='stException']").count() == 0
