@@ -56,3 +56,15 @@ build: install  ## build the Bento (code + pinned packages + promoted model)
 
 clean:  ## remove generated data, MLflow store and caches (not the BentoML store)
 	rm -rf data/generated mlflow .pytest_cache .ruff_cache
+
+# --- Credit officer UI (Streamlit, talks to the service over HTTP only) ---------------------
+UI_PORT ?= 8501
+
+.PHONY: ui ui-screenshot
+
+ui: install  ## the credit-officer page on :8501 (starts bentoml serve if no service answers)
+	$(PY) -m ui.launch --port $(UI_PORT)
+
+ui-screenshot: install  ## the page in a real headless Chromium, against a real service -> docs/ui.png
+	@test -x /usr/bin/chromium || { echo "needs Debian's Chromium: apt-get install chromium"; exit 1; }
+	$(PY) -m pytest tests/integration/test_ui_browser.py -m browser

@@ -1,0 +1,150 @@
+"""The credit-officer page (Streamlit's AppTest) against a real `bentoml serve`, error paths
+included: service down, wrong or missing API key, rejected input."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from credit_scoring.schema import InputSchema
+from credit_scoring.scorer import SCHEMA_FILE, Scorer, reference_applications
+from tests.integration.conftest import Pipeline, free_port, serve
+from tests.integration.test_pipeline import applicants
+from ui.charts import waterfall_rows
+from ui.client import ServiceClient
+
+pytestmark = pytest.mark.integration
+
+APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
+KEY = "officer-key-for-tests"
+
+
+def page(monkeypatch: pytest.MonkeyPatch, url: str, api_key: str | None = None) -> AppTest:
+    monkeypatch.setenv("CREDIT_SERVICE_URL", url)
+    if api_key is None:
+        monkeypatch.delenv("CREDIT_API_KEY", raising=False)
+    else:
+        monkeypatch.setenv("CREDIT_API_KEY", api_key)
+    app = AppTest.from_file(str(APP), default_timeout=60).run()
+    assert not app.exception, app.exception
+    return app
+
+
+def errors(app: AppTest) -> str:
+    return "\n".join(e.value for e in app.error)
+
+
+@pytest.fixture(scope="module")
+def scorer(pipeline: Pipeline) -> Scorer:
+    return Scorer.load(pipeline.model_dir())
+
+
+@pytest.fixture(scope="module")
+def keyed_service_url(pipeline: Pipeline) -> Iterator[str]:
+    with serve(pipeline, CREDIT_API_KEY=KEY) as url:
+        yield url
+
+
+def test_the_form_schema_is_the_stored_schema_read_over_http(pipeline, service_url):
+    stored = InputSchema.from_json((pipeline.model_dir() / SCHEMA_FILE).read_text("utf-8"))
+    assert ServiceClient(service_url).input_schema() == stored
+
+
+@pytest.mark.parametrize("decision", ["granted", "refused"])
+def test_scoring_a_reference_client_shows_the_models_answer(
+    monkeypatch, service_url, scorer, decision
+):
+    ids = ServiceClient(service_url).clients()[:200]
+    probabilities = scorer.predict_proba(reference_applications(scorer, ids))
+    index = next(
+        i for i, p in enumerate(probabilities) if (p >= scorer.threshold) == (decision == "refused")
+    )
+
+    app = page(monkeypatch, service_url)
+    app.selectbox(key="client_id").set_value(ids[index])
+    app.button(key="score_client").click().run()
+
+    assert not app.exception
+    assert app.metric[0].value == f"{probabilities[index]:.1%}"
+    # The decision is the only red (refused) or green (granted) box on the page.
+    shown, other = (app.error, app.success) if decision == "refused" else (app.success, app.error)
+    assert len(shown) == 1 and decision.capitalize() in shown[0].value and not other
+    reasons = app.dataframe[0].value
+    assert len(reasons) == 5 and reasons["feature"].is_unique
+
+
+def test_a_new_application_is_sent_in_api_units_and_explained(monkeypatch, service_url, scorer):
+    app = page(monkeypatch, service_url)
+    app.sidebar.radio(key="mode").set_value("New application").run()
+    app.number_input(key="field:DAYS_BIRTH").set_value(40.0)  # shown in years
+    app.number_input(key="field:AMT_CREDIT").set_value(500_000.0)
+    app.selectbox(key="field:CODE_GENDER").set_value("M")
+    app.selectbox(key="field:OCCUPATION_TYPE").set_value("(unknown)")
+    app.text_area(key="extra_fields").set_value('{"AMT_ANNUITY": null, "OWN_CAR_AGE": 3}')
+    app.button(key="score_application").click().run()
+
+    assert not app.exception and not app.error, errors(app)
+    sent = json.loads(app.json[0].value)
+    assert sent["DAYS_BIRTH"] == -round(40 * 365.25)
+    assert sent["AMT_CREDIT"] == 500_000.0 and sent["CODE_GENDER"] == "M"
+    assert sent["AMT_ANNUITY"] is None and sent["OWN_CAR_AGE"] == 3  # JSON fields win
+    assert "OCCUPATION_TYPE" not in sent
+    assert "EXT_SOURCE_1" not in sent  # missing for most real clients: no default
+    assert 0 <= sent["EXT_SOURCE_2"] <= 1  # the published median as default
+    expected = scorer.predict_proba(pd.DataFrame.from_records([sent]))[0]
+    assert app.metric[0].value == f"{expected:.1%}"
+
+
+def test_the_waterfall_ends_at_the_served_probability(pipeline, service_url):
+    answer = ServiceClient(service_url).explain(applicants(pipeline, 1, offset=7))[0]
+    rows = waterfall_rows(answer["base_value"], answer["contributions"], top=10)
+    assert len(rows) == 11 and rows["step"].iloc[-1].endswith("other features")
+    assert 1 / (1 + math.exp(-rows["end"].iloc[-1])) == pytest.approx(answer["probability"])
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ('{"DAYS_BIRTH": 100}', ["**DAYS_BIRTH**", "less than or equal to 0"]),
+        ('{"NOT_A_FIELD": 1}', ["**NOT_A_FIELD**", "Extra inputs are not permitted"]),
+        ('{"CODE_GENDER": "Q"}', ["**CODE_GENDER**", "'F', 'M' or 'XNA'"]),
+        ('{"DAYS_BIRTH": ', ["not valid JSON"]),
+    ],
+)
+def test_rejected_input_shows_the_field_and_the_reason(monkeypatch, service_url, extra, expected):
+    app = page(monkeypatch, service_url)
+    app.sidebar.radio(key="mode").set_value("New application").run()
+    app.text_area(key="extra_fields").set_value(extra)
+    app.button(key="score_application").click().run()
+
+    assert not app.exception
+    assert len(app.error) == 1 and not app.metric
+    for text in expected:
+        assert text in app.error[0].value
+
+
+def test_service_down_says_where_it_looked(monkeypatch):
+    url = f"http://127.0.0.1:{free_port()}"
+    app = page(monkeypatch, url)
+    assert "does not answer at " + url in errors(app)
+    assert not app.sidebar.radio  # the page stops there
+
+
+@pytest.mark.parametrize("api_key", [None, "wrong-key"])
+def test_missing_or_wrong_api_key_is_reported(monkeypatch, keyed_service_url, api_key):
+    app = page(monkeypatch, keyed_service_url, api_key)
+    assert "HTTP 401" in errors(app) and "CREDIT_API_KEY" in errors(app)
+    assert not app.sidebar.radio
+
+
+def test_the_right_api_key_scores(monkeypatch, keyed_service_url):
+    app = page(monkeypatch, keyed_service_url, KEY)
+    app.button(key="score_client").click().run()
+    assert not app.error, errors(app)
+    assert app.metric[0].value.endswith("%")

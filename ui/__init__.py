@@ -1,0 +1,1 @@
+"""Streamlit interface for credit officers; speaks to the service over HTTP only."""

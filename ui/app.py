@@ -1,0 +1,249 @@
+"""Streamlit page for credit officers: score a client of the reference sample or a new
+application, read the decision against the threshold, its reasons, and what drives the model.
+
+The page talks to the scoring service over HTTP only (``ui.client``; URL and API key from the
+settings), so it works the same against `bentoml serve` and the container.
+Run: ``make ui`` (or ``streamlit run ui/app.py`` with a service at CREDIT_SERVICE_URL).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from credit_scoring.schema import InputSchema
+from ui import charts
+from ui.client import (
+    InputRejected,
+    ServiceClient,
+    ServiceError,
+    ServiceUnavailable,
+    Unauthorized,
+)
+from ui.form import UNKNOWN, FormField, application, form_fields, parse_extra_fields
+
+IMPORTANCE_CLIENTS = 300  # reference clients scored once per model for the global view
+WATERFALL_STEPS = 10
+REFERENCE, NEW = "Reference client", "New application"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The last score, kept in the session so that it survives the page's reruns."""
+
+    label: str
+    prediction: dict[str, Any]
+    explanation: dict[str, Any] | None = None  # only when the fields are known (new application)
+    sent: dict[str, Any] | None = None  # the application as sent, for the officer to check
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def served_model(url: str, api_key: str | None) -> tuple[dict[str, Any], InputSchema, list[int]]:
+    """What is served; cached a minute so that a newly promoted model shows up soon."""
+    client = ServiceClient(url, api_key)
+    return client.metadata(), client.input_schema(), client.clients()
+
+
+@st.cache_data(show_spinner="Scoring reference clients for the global view...")
+def global_importance(url: str, api_key: str | None, model_tag: str) -> pd.DataFrame:
+    """Once per model (``model_tag`` is the cache key): the service has no global-importance
+    endpoint, so reason codes of a slice of the reference sample are aggregated."""
+    client = ServiceClient(url, api_key)
+    ids = client.clients()[:IMPORTANCE_CLIENTS]
+    return charts.reason_importance(client.predict_client(ids) if ids else [])
+
+
+def show_error(error: Exception) -> None:
+    if isinstance(error, InputRejected):
+        lines = "\n".join(f"- **{field}**: {message}" for field, message in error.problems)
+        st.error(f"The service rejected the application ({error}):\n\n{lines}", icon="⛔")
+    elif isinstance(error, Unauthorized):
+        st.error(str(error), icon="🔒")
+    elif isinstance(error, ServiceUnavailable):
+        st.error(str(error), icon="🔌")
+    else:
+        st.error(str(error), icon="⚠️")
+
+
+def sidebar(meta: dict[str, Any], client: ServiceClient) -> str:
+    with st.sidebar:
+        mode = st.radio("Applicant", [REFERENCE, NEW], key="mode")
+        st.divider()
+        st.subheader("Served model")
+        st.caption(f"`{meta['model_tag']}` at {client.base_url}")
+        metrics = meta.get("metrics", {})
+        st.markdown(
+            f"- decision threshold: **{meta['threshold']:.3f}**\n"
+            f"- cost of a missed defaulter / refused good client: "
+            f"**{meta['costs']['fn_cost']:g} / {meta['costs']['fp_cost']:g}**\n"
+            + (
+                f"- ROC AUC (hold-out): **{metrics['test_roc_auc']:.3f}**\n"
+                if "test_roc_auc" in metrics
+                else ""
+            )
+            + f"- reference clients: **{meta['reference_clients']}**"
+        )
+    return mode
+
+
+def reference_client_input(client: ServiceClient, client_ids: list[int]) -> None:
+    if not client_ids:
+        st.info("The served model has no reference sample: use a new application.")
+        return
+    client_id = st.selectbox("Client id (SK_ID_CURR)", client_ids, key="client_id")
+    if st.button("Score client", key="score_client", type="primary"):
+        try:
+            prediction = client.predict_client([int(client_id)])[0]
+            st.session_state["outcome"] = Outcome(f"Client {client_id}", prediction)
+        except ServiceError as error:
+            st.session_state["outcome"] = error
+
+
+def _widget(field: FormField) -> Any:
+    spec, help_text = field.spec, field.spec.description or None
+    if spec.kind == "categorical":
+        options = [UNKNOWN, *spec.categories]
+        index = options.index(field.default) if field.default in options else 0
+        return st.selectbox(field.label, options, index=index, key=field.key, help=help_text)
+    low, high = field.widget_range()
+    if spec.integer and not field.in_years:
+        return st.number_input(
+            field.label, low, high, field.widget_default(), 1, key=field.key, help=help_text
+        )
+    step = 0.5 if field.in_years else (0.01 if high is not None and high <= 1 else 1000.0)
+    return st.number_input(
+        field.label,
+        None if low is None else float(low),
+        None if high is None else float(high),
+        field.widget_default(),
+        step,
+        format="%.1f" if field.in_years else ("%.3f" if step < 1 else "%.0f"),
+        key=field.key,
+        help=help_text,
+    )
+
+
+def new_application_input(client: ServiceClient, schema: InputSchema) -> None:
+    fields = form_fields(schema)
+    with st.form("application"):
+        st.caption(
+            "Defaults are typical Home Credit values; ranges and categories come from the "
+            f"service. Pick {UNKNOWN} to send a category as missing, or give a number as "
+            'null below, e.g. {"EXT_SOURCE_3": null}.'
+        )
+        columns = st.columns(2)
+        values = {}
+        for i, field in enumerate(fields):
+            with columns[i % 2]:
+                values[field.key] = _widget(field)
+        extra_text = st.text_area(
+            "Additional fields (JSON object; they override the fields above)",
+            key="extra_fields",
+            placeholder='{"OWN_CAR_AGE": 5, "DAYS_ID_PUBLISH": -2000, "EXT_SOURCE_3": null}',
+        )
+        submitted = st.form_submit_button(
+            "Score application", key="score_application", type="primary"
+        )
+    if not submitted:
+        return
+    try:
+        row = application(fields, values, parse_extra_fields(extra_text))
+    except ValueError as error:  # malformed JSON: nothing to send
+        st.session_state["outcome"] = error
+        return
+    try:
+        prediction = client.predict([row])[0]
+        explanation = client.explain([row])[0]
+        st.session_state["outcome"] = Outcome(NEW, prediction, explanation, row)
+    except ServiceError as error:
+        st.session_state["outcome"] = error
+
+
+def show_outcome(outcome: Outcome) -> None:
+    label, prediction, explanation = outcome.label, outcome.prediction, outcome.explanation
+    probability, threshold = prediction["probability"], prediction["threshold"]
+    st.subheader(label)
+    left, right = st.columns(2)
+    left.metric(
+        "Probability of default",
+        f"{probability:.1%}",
+        delta=f"{probability - threshold:+.1%} vs threshold {threshold:.1%}",
+        delta_color="inverse",
+    )
+    with right:
+        if prediction["decision"] == "refused":
+            st.error("**Refused**: the risk is at or above the threshold", icon="✖️")
+        else:
+            st.success("**Granted**: the risk is below the threshold", icon="✔️")
+    st.altair_chart(charts.probability_gauge(probability, threshold), width="stretch")
+    st.markdown("**Main reasons** (SHAP, log-odds; positive = towards refusal)")
+    reasons = pd.DataFrame(prediction["top_features"])
+    reasons["value"] = reasons["value"].map(charts.fmt_value)
+    st.dataframe(reasons, hide_index=True)
+    if explanation is not None:
+        st.altair_chart(
+            charts.waterfall(
+                explanation["base_value"], explanation["contributions"], WATERFALL_STEPS
+            ),
+            width="stretch",
+        )
+    else:
+        st.altair_chart(
+            charts.contribution_bars(prediction["top_features"], "Reason codes"),
+            width="stretch",
+        )
+        st.caption(
+            "Scoring by id returns the reason codes only; a new application shows "
+            "every feature's contribution as a waterfall."
+        )
+    if outcome.sent is not None:
+        with st.expander("Application as sent to the service"):
+            st.json(outcome.sent)
+
+
+def model_view(client: ServiceClient, meta: dict[str, Any]) -> None:
+    st.subheader("What drives the model")
+    try:
+        table = global_importance(client.base_url, client.api_key, meta["model_tag"])
+    except ServiceError as error:
+        show_error(error)
+        return
+    st.altair_chart(charts.importance_bars(table), width="stretch")
+    st.caption(
+        f"Mean |SHAP| over {min(IMPORTANCE_CLIENTS, meta['reference_clients'])} reference "
+        "clients, counting each client's 5 reason codes (a lower bound of the full mean)."
+    )
+
+
+def main() -> None:
+    st.set_page_config(page_title="Credit scoring", page_icon="💳", layout="wide")
+    st.title("Credit scoring: application review")
+    client = ServiceClient.from_settings()
+    try:
+        meta, schema, client_ids = served_model(client.base_url, client.api_key)
+    except ServiceError as error:
+        show_error(error)
+        st.stop()
+    mode = sidebar(meta, client)
+    entry, result = st.columns([2, 3], gap="large")
+    with entry:
+        if mode == REFERENCE:
+            reference_client_input(client, client_ids)
+        else:
+            new_application_input(client, schema)
+    with result:
+        outcome = st.session_state.get("outcome")
+        if isinstance(outcome, Exception):
+            show_error(outcome)
+        elif outcome is not None:
+            show_outcome(outcome)
+        else:
+            st.info("Score a client to see the decision and its reasons.")
+    st.divider()
+    model_view(client, meta)
+
+
+main()

@@ -1,0 +1,167 @@
+"""HTTP client of the scoring service, as the UI uses it.
+
+The UI knows the service only through this module: URL and API key come from the settings, the
+input schema is read back from the service's own OpenAPI document (built from the schema stored
+with the served model), and every failure becomes one of a few errors whose message a credit
+officer can act on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from credit_scoring.reference import ID_COLUMN
+from credit_scoring.schema import FieldSpec, InputSchema
+from credit_scoring.settings import Settings, get_settings
+
+
+class ServiceError(Exception):
+    """The service could not answer the request; ``str(error)`` is meant for the page."""
+
+
+class ServiceUnavailable(ServiceError):
+    """Nothing answers at the URL (refused, timed out, not ready)."""
+
+
+class Unauthorized(ServiceError):
+    """HTTP 401: the API key is missing or wrong."""
+
+
+class NotFound(ServiceError):
+    """HTTP 404, e.g. a client id outside the reference sample."""
+
+
+class InputRejected(ServiceError):
+    """HTTP 400: the service's validation errors, one (field, message) pair each."""
+
+    def __init__(self, summary: str, problems: list[tuple[str, str]]) -> None:
+        super().__init__(summary)
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class ServiceClient:
+    base_url: str
+    api_key: str | None = None
+    timeout_s: float = 30.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> ServiceClient:
+        settings = settings or get_settings()
+        return cls(settings.service_url.rstrip("/"), settings.api_key)
+
+    def predict(self, applications: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return self._post("predict", {"applications": applications})
+
+    def explain(self, applications: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return self._post("explain", {"applications": applications})
+
+    def predict_client(self, client_ids: list[int]) -> list[dict[str, Any]]:
+        return self._post("predict_client", {"client_ids": client_ids})
+
+    def clients(self) -> list[int]:
+        return self._post("clients", {})
+
+    def metadata(self) -> dict[str, Any]:
+        return self._post("metadata", {})
+
+    def input_schema(self) -> InputSchema:
+        """The served model's input schema, as the service validates it (open endpoint)."""
+        return schema_from_openapi(self._send("GET", "docs.json").json())
+
+    def _post(self, endpoint: str, payload: dict[str, Any]) -> Any:
+        return self._send("POST", endpoint, json=payload).json()
+
+    def _send(self, method: str, endpoint: str, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        url = f"{self.base_url}/{endpoint}"
+        try:
+            response = httpx.request(method, url, headers=headers, timeout=self.timeout_s, **kwargs)
+        except httpx.TransportError as error:
+            raise ServiceUnavailable(
+                f"The scoring service does not answer at {self.base_url} "
+                f"({type(error).__name__}: {error}). Start it with `make serve` or `make ui`, "
+                "or point CREDIT_SERVICE_URL to it."
+            ) from error
+        if response.is_success:
+            return response
+        message = _error_message(response)
+        if response.status_code == 401:
+            key_state = "an API key that" if self.api_key else "no API key, and"
+            raise Unauthorized(
+                f"The service refused the request (HTTP 401): the UI sent {key_state} the "
+                f"service does not accept. Set CREDIT_API_KEY to the service's key. ({message})"
+            )
+        if response.status_code == 400:
+            raise InputRejected(message, _problems(response))
+        if response.status_code == 404:
+            raise NotFound(message)
+        if response.status_code == 503:
+            raise ServiceUnavailable(f"The service is not ready yet (HTTP 503): {message}")
+        raise ServiceError(f"The service failed (HTTP {response.status_code}): {message}")
+
+
+def _body(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
+
+
+def _error_message(response: httpx.Response) -> str:
+    body = _body(response)
+    # BentoML wraps some errors (404) in a one-element list; the auth middleware does not.
+    if isinstance(body, list) and len(body) == 1:
+        body = body[0]
+    if isinstance(body, dict) and "error" in body:
+        return str(body["error"])
+    return str(body)[:500]
+
+
+def _problems(response: httpx.Response) -> list[tuple[str, str]]:
+    """(field, message) per validation error; the field is the last name in pydantic's loc."""
+    body = _body(response)
+    details = body.get("detail", []) if isinstance(body, dict) else []
+    problems = []
+    for item in details:
+        names = [str(part) for part in item.get("loc", []) if isinstance(part, str)]
+        problems.append((names[-1] if names else "request", str(item.get("msg", item))))
+    return problems or [("request", _error_message(response))]
+
+
+def schema_from_openapi(document: dict[str, Any]) -> InputSchema:
+    """Rebuild the input schema from the request model the service publishes for /predict.
+
+    The service builds that model from the schema stored with the model (type, bounds,
+    categories, description per field), so this is the same schema, read over HTTP.
+    """
+    body = document["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
+    reference = body["schema"]["properties"]["applications"]["items"]["$ref"]
+    component = document["components"]["schemas"][reference.rsplit("/", 1)[-1]]
+    fields = []
+    for name, prop in component["properties"].items():
+        if name == ID_COLUMN:
+            continue
+        typed = next(t for t in prop.get("anyOf", [prop]) if t.get("type") != "null")
+        description = prop.get("description", "")
+        if "enum" in typed:
+            fields.append(
+                FieldSpec(
+                    name, "categorical", categories=tuple(typed["enum"]), description=description
+                )
+            )
+        else:
+            fields.append(
+                FieldSpec(
+                    name,
+                    "numeric",
+                    integer=typed["type"] == "integer",
+                    minimum=typed.get("minimum"),
+                    maximum=typed.get("maximum"),
+                    description=description,
+                )
+            )
+    return InputSchema(fields=tuple(fields))
