@@ -17,6 +17,7 @@ from credit_scoring.reference import ID_COLUMN, TARGET_COLUMN, ColumnFacts, appl
 
 DAYS_EMPLOYED_PENSIONER = 365243  # Home Credit's sentinel for "not employed" (mostly pensioners)
 _HUNDRED_YEARS_IN_DAYS = -36525
+MAX_JSON_INTEGER = 2**53 - 1  # the largest integer every JSON client (JavaScript too) holds exactly
 
 
 def _json_number(value: Any) -> Any:
@@ -80,13 +81,15 @@ class InputSchema:
         )
         return cls(fields=specs, **raw)
 
+    def id_type(self) -> Any:
+        return FieldSpec(self.id_column, "numeric", True, 0, MAX_JSON_INTEGER).python_type()
+
     def request_model(self, model_name: str = "Application") -> type[BaseModel]:
         """A pydantic model of one applicant: unknown fields, NaN and inf rejected, every field
         optional (missing = unknown), numbers range-checked, categories restricted."""
-        applicant_id = FieldSpec(self.id_column, "numeric", integer=True, minimum=0)
         definitions: dict[str, Any] = {
             self.id_column: (
-                applicant_id.python_type() | None,
+                self.id_type() | None,
                 Field(default=None, description="Applicant id (echoed back, not scored)"),
             )
         }

@@ -211,7 +211,11 @@ class CreditScoring:
 
     @bentoml.api
     def predict_client(
-        self, client_ids: Annotated[list[int], Field(min_length=1, max_length=MAX_ROWS_PER_REQUEST)]
+        self,
+        client_ids: Annotated[
+            list[SCHEMA.id_type()],  # type: ignore[valid-type]
+            Field(min_length=1, max_length=MAX_ROWS_PER_REQUEST),
+        ],
     ) -> list[Prediction]:
         """Score clients of the reference sample shipped with the model, by SK_ID_CURR."""
         try:
