@@ -94,6 +94,13 @@ class Scorer:
             for j in order
         ]
 
+    def global_importance(self) -> dict[str, float]:
+        """Mean |SHAP contribution| per feature over the reference sample, largest first."""
+        if self.reference is None:
+            return {}
+        mean = np.abs(self.explain(self.reference).contributions).mean(axis=0)
+        return {self.feature_names[j]: float(mean[j]) for j in np.argsort(-mean, kind="stable")}
+
     def decide(self, probability: np.ndarray) -> list[Decision]:
         return ["refused" if p >= self.threshold else "granted" for p in probability]
 

@@ -46,3 +46,6 @@ class ModelInfo(BaseModel):
     features: list[str] = Field(description="Model features, in model order")
     input_fields: list[str] = Field(description="Raw application fields the API accepts")
     reference_clients: int = Field(description="Clients that can be scored by id")
+    global_importance: dict[str, float] = Field(
+        description="Mean |SHAP contribution| per feature over the reference sample"
+    )

@@ -74,6 +74,10 @@ def _example() -> list[dict]:
 
 SCHEMA = _stored_schema()
 Application = SCHEMA.request_model()
+ClientIds = Annotated[
+    list[SCHEMA.id_type()],  # type: ignore[valid-type]
+    Field(min_length=1, max_length=MAX_ROWS_PER_REQUEST),
+]
 Applications = Annotated[
     list[Application],  # type: ignore[valid-type]
     Field(max_length=MAX_ROWS_PER_REQUEST, examples=[_example()]),
@@ -92,6 +96,7 @@ class CreditScoring:
         self.scorer = Scorer.load(Path(self.model.path))
         self.version = str(self.model.tag)
         self.request_log = RequestLog(SETTINGS.request_log)
+        self.importance = self.scorer.global_importance()
         self.ready = self._warm_up()
         # Everything loaded so far lives as long as the process: keep it out of GC scans.
         gc.freeze()
@@ -192,10 +197,13 @@ class CreditScoring:
         """Every feature's SHAP contribution (log-odds) and the base value, per applicant."""
         if not applications:
             return []
+        return self._explanations(_frame(applications), _ids(applications), "explain")
+
+    def _explanations(
+        self, frame: pd.DataFrame, ids: list[int | None], endpoint: str
+    ) -> list[Explanation]:
         started = time.perf_counter()
-        frame = _frame(applications)
         explanation = self.scorer.explain(frame)
-        ids = _ids(applications)
         answers = [
             Explanation(
                 SK_ID_CURR=ids[i],
@@ -206,23 +214,24 @@ class CreditScoring:
             for i in range(len(frame))
         ]
         decisions = self.scorer.decide(explanation.probability)
-        self._record("explain", frame, ids, explanation.probability, decisions, started)
+        self._record(endpoint, frame, ids, explanation.probability, decisions, started)
         return answers
 
     @bentoml.api
-    def predict_client(
-        self,
-        client_ids: Annotated[
-            list[SCHEMA.id_type()],  # type: ignore[valid-type]
-            Field(min_length=1, max_length=MAX_ROWS_PER_REQUEST),
-        ],
-    ) -> list[Prediction]:
+    def predict_client(self, client_ids: ClientIds) -> list[Prediction]:
         """Score clients of the reference sample shipped with the model, by SK_ID_CURR."""
+        return self._answer(self._reference_rows(client_ids), client_ids, "predict_client", True)
+
+    @bentoml.api
+    def explain_client(self, client_ids: ClientIds) -> list[Explanation]:
+        """Every feature's contribution for clients of the reference sample, by SK_ID_CURR."""
+        return self._explanations(self._reference_rows(client_ids), client_ids, "explain_client")
+
+    def _reference_rows(self, client_ids: list[int]) -> pd.DataFrame:
         try:
-            frame = reference_applications(self.scorer, client_ids)
+            return reference_applications(self.scorer, client_ids)
         except KeyError as error:
             raise bentoml.exceptions.NotFound(str(error.args[0])) from error
-        return self._answer(frame, client_ids, "predict_client", reasons=True)
 
     @bentoml.api
     def clients(self) -> list[int]:
@@ -243,6 +252,7 @@ class CreditScoring:
             features=self.scorer.feature_names,
             input_fields=SCHEMA.names,
             reference_clients=0 if self.scorer.reference is None else len(self.scorer.reference),
+            global_importance=self.importance,
         )
 
 

@@ -25,7 +25,6 @@ from ui.client import (
 )
 from ui.form import UNKNOWN, FormField, application, form_fields, parse_extra_fields
 
-IMPORTANCE_CLIENTS = 300  # reference clients scored once per model for the global view
 WATERFALL_STEPS = 10
 REFERENCE, NEW = "Reference client", "New application"
 
@@ -36,7 +35,7 @@ class Outcome:
 
     label: str
     prediction: dict[str, Any]
-    explanation: dict[str, Any] | None = None  # only when the fields are known (new application)
+    explanation: dict[str, Any]  # every feature's contribution, for the waterfall
     sent: dict[str, Any] | None = None  # the application as sent, for the officer to check
 
 
@@ -45,15 +44,6 @@ def served_model(url: str, api_key: str | None) -> tuple[dict[str, Any], InputSc
     """What is served; cached a minute so that a newly promoted model shows up soon."""
     client = ServiceClient(url, api_key)
     return client.metadata(), client.input_schema(), client.clients()
-
-
-@st.cache_data(show_spinner="Scoring reference clients for the global view...")
-def global_importance(url: str, api_key: str | None, model_tag: str) -> pd.DataFrame:
-    """Once per model (``model_tag`` is the cache key): the service has no global-importance
-    endpoint, so reason codes of a slice of the reference sample are aggregated."""
-    client = ServiceClient(url, api_key)
-    ids = client.clients()[:IMPORTANCE_CLIENTS]
-    return charts.reason_importance(client.predict_client(ids) if ids else [])
 
 
 def show_error(error: Exception) -> None:
@@ -97,7 +87,8 @@ def reference_client_input(client: ServiceClient, client_ids: list[int]) -> None
     if st.button("Score client", key="score_client", type="primary"):
         try:
             prediction = client.predict_client([int(client_id)])[0]
-            st.session_state["outcome"] = Outcome(f"Client {client_id}", prediction)
+            explanation = client.explain_client([int(client_id)])[0]
+            st.session_state["outcome"] = Outcome(f"Client {client_id}", prediction, explanation)
         except ServiceError as error:
             st.session_state["outcome"] = error
 
@@ -183,22 +174,10 @@ def show_outcome(outcome: Outcome) -> None:
     reasons = pd.DataFrame(prediction["top_features"])
     reasons["value"] = reasons["value"].map(charts.fmt_value)
     st.dataframe(reasons, hide_index=True)
-    if explanation is not None:
-        st.altair_chart(
-            charts.waterfall(
-                explanation["base_value"], explanation["contributions"], WATERFALL_STEPS
-            ),
-            width="stretch",
-        )
-    else:
-        st.altair_chart(
-            charts.contribution_bars(prediction["top_features"], "Reason codes"),
-            width="stretch",
-        )
-        st.caption(
-            "Scoring by id returns the reason codes only; a new application shows "
-            "every feature's contribution as a waterfall."
-        )
+    st.altair_chart(
+        charts.waterfall(explanation["base_value"], explanation["contributions"], WATERFALL_STEPS),
+        width="stretch",
+    )
     if outcome.sent is not None:
         with st.expander("Application as sent to the service"):
             st.json(outcome.sent)
@@ -206,15 +185,11 @@ def show_outcome(outcome: Outcome) -> None:
 
 def model_view(client: ServiceClient, meta: dict[str, Any]) -> None:
     st.subheader("What drives the model")
-    try:
-        table = global_importance(client.base_url, client.api_key, meta["model_tag"])
-    except ServiceError as error:
-        show_error(error)
-        return
+    table = charts.importance_table(meta["global_importance"])
     st.altair_chart(charts.importance_bars(table), width="stretch")
     st.caption(
-        f"Mean |SHAP| over {min(IMPORTANCE_CLIENTS, meta['reference_clients'])} reference "
-        "clients, counting each client's 5 reason codes (a lower bound of the full mean)."
+        f"Mean |SHAP| (log-odds) over the {meta['reference_clients']} reference clients "
+        "shipped with the model, computed by the service when it loads the model."
     )
 
 

@@ -4,7 +4,6 @@ Streamlit ships with). Positive SHAP contributions push towards refusal: drawn r
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from typing import Any
 
 import altair as alt
@@ -87,52 +86,9 @@ def waterfall(base_value: float, contributions: list[dict[str, Any]], top: int =
     )
 
 
-def contribution_bars(contributions: list[dict[str, Any]], title: str) -> alt.Chart:
-    """Reason codes as signed bars, largest first."""
-    rows = pd.DataFrame(
-        {
-            "order": range(len(contributions)),
-            "feature": [f"{c['feature']} = {fmt_value(c['value'])}" for c in contributions],
-            "contribution": [c["contribution"] for c in contributions],
-        }
-    )
-    rows["direction"] = rows["contribution"].map(
-        lambda v: "towards refusal" if v > 0 else "towards grant"
-    )
-    return (
-        alt.Chart(rows, title=title)
-        .mark_bar()
-        .encode(
-            y=alt.Y(
-                "feature:N", sort=alt.SortField("order"), title=None, axis=alt.Axis(labelLimit=320)
-            ),
-            x=alt.X("contribution:Q", title="SHAP contribution (log-odds)"),
-            color=_direction_colour(),
-            tooltip=["feature", alt.Tooltip("contribution:Q", format="+.3f")],
-        )
-        .properties(height=alt.Step(BAR_STEP))
-    )
-
-
-def reason_importance(predictions: list[dict[str, Any]]) -> pd.DataFrame:
-    """Per feature, over the scored clients: the mean |SHAP| counted within each client's
-    reason codes (0 outside them, so a lower bound of the mean |SHAP|) and how often the
-    feature is one of the reason codes."""
-    total: dict[str, float] = defaultdict(float)
-    count: dict[str, int] = defaultdict(int)
-    for prediction in predictions:
-        for reason in prediction["top_features"]:
-            total[reason["feature"]] += abs(reason["contribution"])
-            count[reason["feature"]] += 1
-    n = max(len(predictions), 1)
-    table = pd.DataFrame(
-        {
-            "feature": list(total),
-            "mean_abs_shap": [total[f] / n for f in total],
-            "share_of_clients": [count[f] / n for f in total],
-        }
-    )
-    return table.sort_values("mean_abs_shap", ascending=False, ignore_index=True)
+def importance_table(importance: dict[str, float]) -> pd.DataFrame:
+    """The service's global importance (mean |SHAP| over its reference sample) as a table."""
+    return pd.DataFrame({"feature": list(importance), "mean_abs_shap": list(importance.values())})
 
 
 def importance_bars(table: pd.DataFrame, top: int = 15) -> alt.Chart:
@@ -146,7 +102,6 @@ def importance_bars(table: pd.DataFrame, top: int = 15) -> alt.Chart:
             tooltip=[
                 "feature",
                 alt.Tooltip("mean_abs_shap:Q", format=".3f"),
-                alt.Tooltip("share_of_clients:Q", format=".0%", title="reason code for"),
             ],
         )
         .properties(height=alt.Step(BAR_STEP))

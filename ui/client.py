@@ -62,6 +62,9 @@ class ServiceClient:
     def predict_client(self, client_ids: list[int]) -> list[dict[str, Any]]:
         return self._post("predict_client", {"client_ids": client_ids})
 
+    def explain_client(self, client_ids: list[int]) -> list[dict[str, Any]]:
+        return self._post("explain_client", {"client_ids": client_ids})
+
     def clients(self) -> list[int]:
         return self._post("clients", {})
 

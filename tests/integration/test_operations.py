@@ -78,3 +78,17 @@ def test_api_key_guards_scoring_but_not_probes(pipeline):
         assert good.status_code == 200
         for probe in ("/readyz", "/livez", "/metrics", "/docs.json"):
             assert httpx.get(f"{url}{probe}", timeout=10).status_code == 200, probe
+
+
+def test_explain_client_and_global_importance_come_from_the_reference(pipeline, service_url):
+    scorer = Scorer.load(pipeline.model_dir())
+    client_id = int(scorer.reference["SK_ID_CURR"].iloc[0])
+    (answer,) = post(service_url, "explain_client", {"client_ids": [client_id]}).json()
+    (predicted,) = post(service_url, "predict_client", {"client_ids": [client_id]}).json()
+    assert answer["SK_ID_CURR"] == client_id
+    assert answer["probability"] == pytest.approx(predicted["probability"], abs=1e-12)
+    assert answer["contributions"][:5] == predicted["top_features"]
+    importance = post(service_url, "metadata", {}).json()["global_importance"]
+    assert list(importance) == list(scorer.global_importance())
+    assert list(importance.values()) == pytest.approx(list(scorer.global_importance().values()))
+    assert set(importance) == set(scorer.feature_names)

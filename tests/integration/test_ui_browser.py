@@ -98,7 +98,7 @@ def test_score_a_client_in_chromium_and_keep_a_screenshot(browser, page_url):
     page.goto(page_url)
     page.get_by_role("button", name="Score client").click(timeout=60_000)
     page.get_by_text("Probability of default", exact=True).wait_for(timeout=30_000)
-    wait_for_charts(page, 3)  # gauge, reason codes, global importance
+    wait_for_charts(page, 3)  # gauge, waterfall, global importance
 
     assert page.get_by_text("Granted").or_(page.get_by_text("Refused")).count() >= 1
     assert page.locator("[data-testid='stException']").count() == 0
