@@ -22,6 +22,7 @@ import pytest
 
 ROWS, SEED = 4000, 3
 READY_TIMEOUT_S = 90
+SERVERS: dict[str, subprocess.Popen] = {}  # url -> running `bentoml serve`, for crash tests
 
 
 @dataclass
@@ -116,13 +117,16 @@ def serve(pipeline: Pipeline, **extra_env: str) -> Iterator[str]:
         url = f"http://127.0.0.1:{port}"
         try:
             wait_ready(url, process, log_path)
+            SERVERS[url] = process
             yield url
         finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+            SERVERS.pop(url, None)
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
 
 
 def wait_ready(url: str, process: subprocess.Popen, log_path: Path) -> None:

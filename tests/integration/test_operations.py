@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import sqlite3
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -11,7 +16,7 @@ import pytest
 
 from credit_scoring.request_log import read_log
 from credit_scoring.scorer import Scorer
-from tests.integration.conftest import serve
+from tests.integration.conftest import SERVERS, serve
 from tests.integration.test_pipeline import applicants, post
 
 pytestmark = pytest.mark.integration
@@ -92,3 +97,38 @@ def test_explain_client_and_global_importance_come_from_the_reference(pipeline, 
     assert list(importance) == list(scorer.global_importance())
     assert list(importance.values()) == pytest.approx(list(scorer.global_importance().values()))
     assert set(importance) == set(scorer.feature_names)
+
+
+def test_request_log_survives_a_crash_and_a_restart(pipeline, tmp_path):
+    """kill -9 in the middle of traffic: every answered applicant is in the log, the file is
+    intact, and a restarted service appends after the old rows."""
+    log_path = tmp_path / "requests.sqlite"
+    rows = applicants(pipeline, 40, offset=900)
+    answered: list[int] = []
+    with serve(pipeline, CREDIT_REQUEST_LOG=str(log_path)) as url:
+
+        def send(row: dict) -> None:
+            try:
+                if post(url, "predict", {"applications": [row]}).status_code == 200:
+                    answered.append(row["SK_ID_CURR"])
+            except httpx.TransportError:
+                pass  # the server died under this request
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            futures = [pool.submit(send, row) for row in rows]
+            while len(answered) < 10:
+                time.sleep(0.01)
+            os.killpg(SERVERS[url].pid, signal.SIGKILL)
+            for future in futures:
+                future.result()
+    assert 10 <= len(answered) < len(rows)  # the kill really fell in the middle of the traffic
+    with sqlite3.connect(log_path) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    logged = read_log(log_path)
+    assert set(answered) <= set(logged["client_id"])
+    assert logged["probability"].notna().all() and logged["decision"].notna().all()
+    with serve(pipeline, CREDIT_REQUEST_LOG=str(log_path)) as url:
+        post(url, "predict", {"applications": applicants(pipeline, 3, offset=950)})
+    after = read_log(log_path)
+    assert len(after) == len(logged) + 3
+    assert after["id"].is_monotonic_increasing and after["id"].is_unique
