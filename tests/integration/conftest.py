@@ -13,11 +13,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 ROWS, SEED = 4000, 3
@@ -121,12 +122,24 @@ def serve(pipeline: Pipeline, **extra_env: str) -> Iterator[str]:
             yield url
         finally:
             SERVERS.pop(url, None)
+            workers = psutil.Process(process.pid).children(recursive=True)
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
                 try:
                     process.wait(timeout=20)
                 except subprocess.TimeoutExpired:
                     os.killpg(process.pid, signal.SIGKILL)
+            for worker in workers:  # workers run in sessions of their own: never leave one behind
+                with suppress(psutil.NoSuchProcess):
+                    worker.kill()
+
+
+def kill_server(url: str) -> None:
+    """SIGKILL a server and its workers at once, as a crash (or the OOM killer) would."""
+    process = psutil.Process(SERVERS[url].pid)
+    for victim in [process, *process.children(recursive=True)]:
+        with suppress(psutil.NoSuchProcess):
+            victim.kill()
 
 
 def wait_ready(url: str, process: subprocess.Popen, log_path: Path) -> None:

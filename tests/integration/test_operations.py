@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +14,7 @@ import pytest
 
 from credit_scoring.request_log import read_log
 from credit_scoring.scorer import Scorer
-from tests.integration.conftest import SERVERS, serve
+from tests.integration.conftest import kill_server, serve
 from tests.integration.test_pipeline import applicants, post
 
 pytestmark = pytest.mark.integration
@@ -103,7 +101,7 @@ def test_request_log_survives_a_crash_and_a_restart(pipeline, tmp_path):
     """kill -9 in the middle of traffic: every answered applicant is in the log, the file is
     intact, and a restarted service appends after the old rows."""
     log_path = tmp_path / "requests.sqlite"
-    rows = applicants(pipeline, 40, offset=900)
+    rows = applicants(pipeline, 600, offset=1000)
     answered: list[int] = []
     with serve(pipeline, CREDIT_REQUEST_LOG=str(log_path)) as url:
 
@@ -118,7 +116,7 @@ def test_request_log_survives_a_crash_and_a_restart(pipeline, tmp_path):
             futures = [pool.submit(send, row) for row in rows]
             while len(answered) < 10:
                 time.sleep(0.01)
-            os.killpg(SERVERS[url].pid, signal.SIGKILL)
+            kill_server(url)
             for future in futures:
                 future.result()
     assert 10 <= len(answered) < len(rows)  # the kill really fell in the middle of the traffic
@@ -128,7 +126,7 @@ def test_request_log_survives_a_crash_and_a_restart(pipeline, tmp_path):
     assert set(answered) <= set(logged["client_id"])
     assert logged["probability"].notna().all() and logged["decision"].notna().all()
     with serve(pipeline, CREDIT_REQUEST_LOG=str(log_path)) as url:
-        post(url, "predict", {"applications": applicants(pipeline, 3, offset=950)})
+        post(url, "predict", {"applications": applicants(pipeline, 3, offset=1700)})
     after = read_log(log_path)
     assert len(after) == len(logged) + 3
     assert after["id"].is_monotonic_increasing and after["id"].is_unique
