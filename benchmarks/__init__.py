@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that print figures, measured in one run, reported as ratios."""

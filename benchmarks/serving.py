@@ -1,0 +1,365 @@
+"""Serving throughput and latency, every variant against the same promoted model in one run.
+
+For 1, 16 and 64 keep-alive clients (wrk, a separate process, on 127.0.0.1): score (no reason
+codes), predict (reason codes) and explain, batched and unbatched, one and two workers; the raw
+model in process as the limit; optionally MLServer with its LightGBM runtime and adaptive
+batching serving the same model file (installed in its own virtual environment). Prints a
+Markdown table and the ratios the service is held to.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+import psutil
+import typer
+
+from credit_scoring.scorer import Scorer
+
+app = typer.Typer(add_completion=False, help=__doc__)
+ROOT = Path(__file__).resolve().parents[1]
+MLSERVER_PINS = ["mlserver==1.7.1", "mlserver-lightgbm==1.7.1", "uvloop<0.22"]
+WRK_SCRIPT = """
+bodies = {}
+local i = 0
+for line in io.lines("%s") do bodies[#bodies + 1] = line end
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  i = i %% #bodies + 1
+  return wrk.format(nil, nil, nil, bodies[i])
+end
+"""
+
+
+@dataclass
+class Result:
+    name: str
+    clients: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int  # non-2xx answers and socket errors
+    note: str = ""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wrk(url: str, bodies: Path, clients: int, seconds: int, name: str) -> Result:
+    script = bodies.with_suffix(".lua")
+    script.write_text(WRK_SCRIPT % bodies)
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            str(min(clients, 2)),
+            "-c",
+            str(clients),
+            "-d",
+            f"{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+    def latency(p: str) -> float:
+        value, unit = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out).groups()
+        return float(value) * {"us": 1e-3, "ms": 1, "s": 1e3}[unit]
+
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sockets = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
+    errors = int(non2xx.group(1)) if non2xx else 0
+    errors += sum(map(int, sockets.groups())) if sockets else 0
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    return Result(name, clients, rps, latency("50"), latency("99"), errors)
+
+
+class Server:
+    """A `bentoml serve` (or any command) on a free port, stopped with all its children."""
+
+    def __init__(self, command: list[str], env: dict[str, str], ready_url: str, log: Path):
+        self.log = log.open("w")
+        self.process = subprocess.Popen(
+            command, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = time.monotonic() + 180
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: see {log}")
+            try:
+                if httpx.get(ready_url, timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server not ready: see {log}")
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        tree = psutil.Process(self.process.pid).children(recursive=True)
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        for child in tree:
+            with suppress(psutil.NoSuchProcess):
+                child.kill()
+        self.log.close()
+
+
+def bento(workdir: Path, workers: int, batching: bool) -> tuple[Server, str]:
+    port = free_port()
+    home = workdir / f"bentoml-{port}"
+    home.mkdir()
+    (home / "models").symlink_to(
+        Path(os.environ.get("BENTOML_HOME", Path.home() / "bentoml"), "models")
+    )
+    env = os.environ | {
+        "BENTOML_HOME": str(home),
+        "CREDIT_WORKERS": str(workers),
+        "CREDIT_BATCHING": "1" if batching else "0",
+        "CREDIT_REQUEST_LOG": str(workdir / f"requests-{port}.sqlite"),
+        "CREDIT_API_KEY": "",
+    }
+    url = f"http://127.0.0.1:{port}"
+    command = [
+        sys.executable,
+        "-m",
+        "bentoml",
+        "serve",
+        "service.service:CreditScoring",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    return Server(command, env, f"{url}/readyz", workdir / f"serve-{port}.log"), url
+
+
+def requests_per_worker(url: str) -> dict[str, float]:
+    counts: dict[str, float] = {}
+    for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines():
+        if line.startswith("bentoml_service_request_total{") and 'http_response_code="200"' in line:
+            worker = re.search(r'worker_index="(\d+)"', line).group(1)
+            counts[worker] = counts.get(worker, 0) + float(line.rsplit(" ", 1)[1])
+    return counts
+
+
+def in_process(scorer: Scorer, rows, seconds: float = 3.0) -> list[Result]:
+    """The limit: LightGBM itself on pre-built feature rows, one row and 64 rows per call."""
+    matrix = scorer.features(rows).to_numpy()
+    results = []
+    for name, kwargs in (("raw booster.predict", {}), ("raw pred_contrib", {"pred_contrib": True})):
+        for batch in (1, 64):
+            calls, started = 0, time.perf_counter()
+            while time.perf_counter() - started < seconds:
+                scorer.booster.predict(
+                    matrix[calls % 64 : calls % 64 + batch] if batch == 1 else matrix[:64], **kwargs
+                )
+                calls += 1
+            elapsed = time.perf_counter() - started
+            results.append(
+                Result(
+                    name,
+                    batch,
+                    calls * batch / elapsed,
+                    1000 * elapsed / calls,
+                    float("nan"),
+                    0,
+                    f"rows/s, {batch} row(s) per call",
+                )
+            )
+    return results
+
+
+def mlserver(
+    workdir: Path, scorer: Scorer, model_dir: Path, rows, clients: list[int], seconds: int
+) -> list[Result]:
+    venv = ROOT / "build" / "mlserver-venv"
+    if not (venv / "bin" / "mlserver").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", *MLSERVER_PINS], check=True)
+    repo = workdir / "mlserver"
+    (repo / "credit").mkdir(parents=True)
+    shutil.copy(model_dir / "model.txt", repo / "credit" / "model.bst")
+    (repo / "credit" / "model-settings.json").write_text(
+        json.dumps(
+            {
+                "name": "credit",
+                "implementation": "mlserver_lightgbm.LightGBMModel",
+                "max_batch_size": 64,
+                "max_batch_time": 0.01,
+                "parameters": {"uri": "./model.bst"},
+            }
+        )
+    )
+    port, grpc = free_port(), free_port()
+    (repo / "settings.json").write_text(
+        json.dumps(
+            {
+                "http_port": port,
+                "grpc_port": grpc,
+                "metrics_port": free_port(),
+                "host": "127.0.0.1",
+                "parallel_workers": 0,
+            }
+        )
+    )
+    server = Server(
+        [str(venv / "bin" / "mlserver"), "start", str(repo)],
+        dict(os.environ),
+        f"http://127.0.0.1:{port}/v2/models/credit/ready",
+        workdir / "mlserver.log",
+    )
+    try:
+        matrix = scorer.features(rows).to_numpy()
+        bodies = workdir / "mlserver-bodies.txt"
+        bodies.write_text(
+            "".join(
+                json.dumps(
+                    {
+                        "inputs": [
+                            {
+                                "name": "x",
+                                "shape": [1, matrix.shape[1]],
+                                "datatype": "FP64",
+                                "data": [None if np.isnan(v) else float(v) for v in row],
+                            }
+                        ]
+                    }
+                )
+                + "\n"
+                for row in matrix
+            )
+        )
+        url = f"http://127.0.0.1:{port}/v2/models/credit/infer"
+        return [
+            wrk(url, bodies, c, seconds, "MLServer LightGBM, batched (64, 10 ms)") for c in clients
+        ]
+    finally:
+        server.stop()
+
+
+@app.command()
+def main(
+    seconds: int = typer.Option(10, help="Duration of each wrk run"),
+    clients: str = typer.Option("1,16,64", help="Concurrent keep-alive connections"),
+    with_mlserver: bool = typer.Option(False, help="Also measure MLServer (installs it once)"),
+    markdown: Path = typer.Option(None, help="Also write the table to this file"),
+) -> None:
+    """Run every variant against the promoted model and print the table and ratios."""
+    levels = [int(c) for c in clients.split(",")]
+    home = Path(os.environ.get("BENTOML_HOME", Path.home() / "bentoml"))
+    folder = home / "models" / "credit_scoring"
+    model_dir = folder / (folder / "latest").read_text().strip()
+    scorer = Scorer.load(model_dir)
+    rows = scorer.reference.drop(columns=[scorer.schema.target_column]).head(500)
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        bodies = workdir / "bodies.txt"
+        bodies.write_text(
+            "".join(
+                json.dumps({"applications": [json.loads(row.dropna().to_json())]}) + "\n"
+                for _, row in rows.iterrows()
+            )
+        )
+        variants = [
+            ("score", 1, True),
+            ("predict", 1, True),
+            ("explain", 1, True),
+            ("predict", 1, False),
+            ("score", 1, False),
+            ("predict", 2, True),
+        ]
+        for endpoint, workers, batching in variants:
+            server, url = bento(workdir, workers, batching)
+            try:
+                wrk(f"{url}/{endpoint}", bodies, 16, 2, "warm-up")
+                name = f"{endpoint}, {'batched' if batching else 'unbatched'}, {workers} worker(s)"
+                for c in levels:
+                    results.append(wrk(f"{url}/{endpoint}", bodies, c, seconds, name))
+                if workers > 1:
+                    results[-1].note = f"requests per worker: {requests_per_worker(url)}"
+            finally:
+                server.stop()
+            typer.echo(f"done: {name}", err=True)
+        if with_mlserver:
+            results += mlserver(workdir, scorer, model_dir, rows, levels, seconds)
+    results += in_process(scorer, rows)
+    table = report(results, scorer)
+    typer.echo(table)
+    if markdown:
+        markdown.write_text(table)
+
+
+def report(results: list[Result], scorer: Scorer) -> str:
+    lines = [
+        f"Model: {scorer.booster.num_trees()} trees, {len(scorer.feature_names)} features. "
+        f"{os.cpu_count()} cores.",
+        "",
+        "| variant | clients | req/s | p50 ms | p99 ms | errors | note |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r.name} | {r.clients} | {r.rps:.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | "
+        f"{r.errors} | {r.note} |"
+        for r in results
+    ]
+
+    def rps(prefix: str, c: int) -> float | None:
+        found = [r.rps for r in results if r.name.startswith(prefix) and r.clients == c]
+        return found[0] if found else None
+
+    top = max(r.clients for r in results)
+    ratios = {
+        "predict batched / MLServer batched": (
+            rps("predict, batched, 1", top),
+            rps("MLServer", top),
+        ),
+        "predict (reason codes) / score (none), batched": (
+            rps("predict, batched, 1", top),
+            rps("score, batched, 1", top),
+        ),
+        "predict 2 workers / 1 worker": (
+            rps("predict, batched, 2", top),
+            rps("predict, batched, 1", top),
+        ),
+        "predict batched / unbatched": (
+            rps("predict, batched, 1", top),
+            rps("predict, unbatched", top),
+        ),
+    }
+    lines += ["", f"Ratios at {top} clients:"]
+    lines += [f"- {k}: {a / b:.2f}" for k, (a, b) in ratios.items() if a and b]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    app()
