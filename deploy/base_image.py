@@ -48,6 +48,7 @@ def ensure_base_image(engine: Engine, mirror: str = DEFAULT_MIRROR, rebuild: boo
         return BASE_IMAGE
     if shutil.which("debootstrap") is None:
         raise ToolError("debootstrap is not installed: `make image-deps` (apt-get install)")
+    replaced = engine.image_id(BASE_IMAGE)
     BUILD_DIR.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=BUILD_DIR, prefix="rootfs-") as tmp:
         rootfs, archive = Path(tmp) / "rootfs", Path(tmp) / "rootfs.tar"
@@ -80,6 +81,7 @@ def ensure_base_image(engine: Engine, mirror: str = DEFAULT_MIRROR, rebuild: boo
             ]
             engine.run(*config, container)
             engine.run("buildah", "commit", "--rm", container, BASE_IMAGE)
+            engine.drop_replaced(replaced, BASE_IMAGE)
         except ToolError:
             engine.run("buildah", "rm", container, check=False)
             raise

@@ -52,6 +52,16 @@ class Engine:
             == 0
         )
 
+    def image_id(self, ref: str) -> str | None:
+        probe = self.run(self.runner, "image", "inspect", "--format", "{{.Id}}", ref,
+                         check=False, capture=True)  # fmt: skip
+        return probe.stdout.strip() if probe.returncode == 0 else None
+
+    def drop_replaced(self, old_id: str | None, ref: str) -> None:
+        """Remove the image a rebuild untagged, so that rebuilds do not pile up in storage."""
+        if old_id is not None and old_id != self.image_id(ref):
+            self.run(self.runner, "rmi", old_id, check=False, capture=True)
+
     def inspect_image(self, ref: str) -> dict:
         out = self.run(self.runner, "image", "inspect", ref, capture=True).stdout
         return json.loads(out)[0]

@@ -128,6 +128,7 @@ def finalize(engine: Engine, source: str, target: str, labels: dict[str, str]) -
         f"CMD {HEALTH_CMD}\n"
     )
     label_args = [arg for key, value in labels.items() for arg in ("--label", f"{key}={value}")]
+    replaced = engine.image_id(target)
     if engine.backend == "docker":
         engine.run("docker", "build", "-f", str(containerfile), "-t", target, *label_args,
                    str(BUILD_DIR))  # fmt: skip
@@ -135,6 +136,7 @@ def finalize(engine: Engine, source: str, target: str, labels: dict[str, str]) -
         engine.run("buildah", "build", "--format", "docker", "--pull=never", "-f",
                    str(containerfile), "-t", target, *label_args, str(BUILD_DIR))  # fmt: skip
     engine.run(engine.runner, "rmi", source)
+    engine.drop_replaced(replaced, target)
 
 
 def export_archive(engine: Engine, ref: str, version: str) -> Path:

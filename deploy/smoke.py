@@ -1,9 +1,11 @@
 """The smoke test of a built image: it runs, it is healthy, and it answers what the model says.
 
-The container runs on the host network bound to 127.0.0.1 only, with an API key set as
-Kubernetes would pass it (CREDIT_API_KEY). Known applicants (the README's example and rows of
-the reference sample stored with the model) are scored over HTTP and compared with the same
-model loaded in process from the BentoML store; then the container is stopped and removed.
+The container runs as deploy/k8s runs it: the ConfigMap's settings as environment, an API key
+as CREDIT_API_KEY, the pod's user, a read-only root filesystem with the Deployment's volumes as
+tmpfs, no capabilities; on the host network, bound to 127.0.0.1 only. Known applicants (the
+README's example and rows of the reference sample stored with the model) are scored over HTTP
+and compared with the same model loaded in process from the BentoML store; the request log must
+hold them. Then the container is stopped and removed.
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ from typing import Any
 import httpx
 import numpy as np
 import pandas as pd
+import yaml
 
-from deploy.engine import Engine, ToolError
+from deploy.engine import ROOT, Engine, ToolError
+
+K8S = ROOT / "deploy" / "k8s"
 
 README_APPLICANT: dict[str, Any] = {
     "SK_ID_CURR": 100002,
@@ -97,6 +102,37 @@ def check_image_config(engine: Engine, ref: str) -> dict[str, Any]:
     return labels
 
 
+def pod_options(port: int) -> tuple[list[str], dict[str, str]]:
+    """`run` options and environment equivalent to the Deployment's pod, from the manifests."""
+    settings = yaml.safe_load((K8S / "configmap.yaml").read_text())["data"]
+    pod = yaml.safe_load((K8S / "deployment.yaml").read_text())["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    security = container["securityContext"]
+    options = [
+        "--user",
+        f"{pod['securityContext']['runAsUser']}:{pod['securityContext']['runAsGroup']}",
+    ]
+    if security.get("readOnlyRootFilesystem"):
+        options.append("--read-only")
+    if security.get("allowPrivilegeEscalation") is False:
+        options += ["--security-opt", "no-new-privileges"]
+    options += [f"--cap-drop={cap}" for cap in security["capabilities"]["drop"]]
+    for mount in container["volumeMounts"]:  # emptyDir volumes: a tmpfs each
+        options += ["--tmpfs", f"{mount['mountPath']}:rw,mode=1777"]
+    # Host network here: the port moves off 3000 and the server listens on loopback only.
+    env = {**settings, "BENTOML_PORT": str(port), "BENTOML_HOST": "127.0.0.1"}
+    return options, env
+
+
+def logged_rows(engine: Engine, name: str, path: str) -> int:
+    query = (
+        f"import sqlite3; db = sqlite3.connect({path!r}); "
+        "print(db.execute('select count(*) from scored').fetchone()[0])"
+    )
+    out = engine.run(engine.runner, "exec", name, "python", "-c", query, capture=True).stdout
+    return int(out.strip())
+
+
 def wait_ready(engine: Engine, name: str, url: str, timeout: float) -> float:
     started = time.monotonic()
     while time.monotonic() - started < timeout:
@@ -140,10 +176,12 @@ def smoke_test(engine: Engine, ref: str, port: int, timeout: float) -> None:
     name = f"credit-smoke-{os.getpid()}"
     key = secrets.token_hex(16)
     url = f"http://127.0.0.1:{port}"
+    options, env = pod_options(port)
+    env["CREDIT_API_KEY"] = key
+    env_args = [arg for k, v in env.items() for arg in ("-e", f"{k}={v}")]
     started = engine.run(engine.runner, "run", "-d", "--name", name, "--network", "host",
-                         "-e", "BENTOML_HOST=127.0.0.1", "-e", f"BENTOML_PORT={port}",
-                         "-e", f"CREDIT_API_KEY={key}", ref, capture=True)  # fmt: skip
-    print(f"started container {name} from {ref} on {url} (API key set)")
+                         *options, *env_args, ref, capture=True)  # fmt: skip
+    print(f"started {name} from {ref} on {url}: {' '.join(options)}; settings from the ConfigMap")
     if "systemd" in started.stderr:
         print("note: no systemd here to schedule the health check: this test runs it itself")
     passed = False
@@ -170,11 +208,14 @@ def smoke_test(engine: Engine, ref: str, port: int, timeout: float) -> None:
         uid = engine.run(engine.runner, "exec", name, "id", "-u", capture=True).stdout.strip()
         if uid == "0":
             raise ToolError("the service runs as root inside the container")
+        logged = logged_rows(engine, name, env["CREDIT_REQUEST_LOG"])
+        if logged != len(applicants):
+            raise ToolError(f"request log holds {logged} rows, not {len(applicants)}")
         passed = True
         print(
             f"\nsmoke test passed: {ref} ready in {ready_s:.1f} s on {url}, uid {uid}, "
-            f"healthy; {len(applicants)} applicants scored over HTTP equal the in-process "
-            f"model (max gap {gap:.1g}); 401 without the API key\n"
+            f"healthy, read-only root; {len(applicants)} applicants scored over HTTP equal the "
+            f"in-process model (max gap {gap:.1g}) and logged; 401 without the API key\n"
             + json.dumps(answer.json()[0], indent=None)[:300]
         )
     finally:
