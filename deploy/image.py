@@ -120,8 +120,9 @@ def containerize(engine: Engine, bento_tag: str, target: str, ca_bundle: Path | 
 
 def finalize(engine: Engine, source: str, target: str, labels: dict[str, str]) -> None:
     """Add what BentoML's Dockerfile has no option for: the health check, the OCI labels."""
-    BUILD_DIR.mkdir(parents=True, exist_ok=True)
-    containerfile = BUILD_DIR / "Containerfile.final"
+    context = BUILD_DIR / "final"  # its own folder: the build context is sent to the engine
+    context.mkdir(parents=True, exist_ok=True)
+    containerfile = context / "Containerfile"
     containerfile.write_text(
         f"FROM {source}\n"
         "HEALTHCHECK --interval=15s --timeout=5s --start-period=120s --retries=3 "
@@ -131,10 +132,10 @@ def finalize(engine: Engine, source: str, target: str, labels: dict[str, str]) -
     replaced = engine.image_id(target)
     if engine.backend == "docker":
         engine.run("docker", "build", "-f", str(containerfile), "-t", target, *label_args,
-                   str(BUILD_DIR))  # fmt: skip
+                   str(context))  # fmt: skip
     else:
         engine.run("buildah", "build", "--format", "docker", "--pull=never", "-f",
-                   str(containerfile), "-t", target, *label_args, str(BUILD_DIR))  # fmt: skip
+                   str(containerfile), "-t", target, *label_args, str(context))  # fmt: skip
     engine.run(engine.runner, "rmi", source)
     engine.drop_replaced(replaced, target)
 
