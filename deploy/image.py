@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 from typing import Any
@@ -143,20 +145,27 @@ def finalize(engine: Engine, source: str, target: str, labels: dict[str, str]) -
 def export_archive(engine: Engine, ref: str, version: str) -> Path:
     archive = BUILD_DIR / f"{IMAGE_NAME}-{version}.oci.tar"
     archive.unlink(missing_ok=True)
-    source = "docker-daemon:" if engine.backend == "docker" else "containers-storage:"
-    if engine.backend == "docker" and not _has("skopeo"):
-        # Docker 25+ writes an OCI image layout from `docker save`.
-        engine.run("docker", "save", "-o", str(archive), ref)
+    oci_ref = f"oci-archive:{archive}:{IMAGE_NAME}:{version}"
+    if engine.backend == "buildah":
+        engine.run("skopeo", "copy", "--quiet", f"containers-storage:{ref}", oci_ref)
+        return archive
+    # `docker save` talks to whichever engine the docker CLI is set up for (DOCKER_HOST,
+    # contexts), which skopeo's docker-daemon transport would not follow.
+    saved = BUILD_DIR / f"{IMAGE_NAME}-{version}.docker.tar"
+    engine.run("docker", "save", "-o", str(saved), ref)
+    if shutil.which("skopeo"):
+        engine.run("skopeo", "copy", "--quiet", f"docker-archive:{saved}", oci_ref)
+        saved.unlink()
+    elif _is_oci_layout(saved):  # Docker 25+ saves an OCI image layout
+        saved.rename(archive)
     else:
-        engine.run("skopeo", "copy", "--quiet", f"{source}{ref}",
-                   f"oci-archive:{archive}:{IMAGE_NAME}:{version}")  # fmt: skip
+        raise ToolError(f"this Docker saves no OCI layout: install skopeo to convert {saved}")
     return archive
 
 
-def _has(tool: str) -> bool:
-    from shutil import which
-
-    return which(tool) is not None
+def _is_oci_layout(path: Path) -> bool:
+    with tarfile.open(path) as tar:
+        return any(name.lstrip("./") == "oci-layout" for name in tar.getnames())
 
 
 def _git_revision() -> str:
