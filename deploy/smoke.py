@@ -208,15 +208,19 @@ def smoke_test(engine: Engine, ref: str, port: int, timeout: float) -> None:
         uid = engine.run(engine.runner, "exec", name, "id", "-u", capture=True).stdout.strip()
         if uid == "0":
             raise ToolError("the service runs as root inside the container")
+        probe = "command -v gcc cc c++ || true"
+        compilers = engine.run(engine.runner, "exec", name, "sh", "-c", probe, capture=True)
+        if compilers.stdout.strip():
+            raise ToolError(f"a compiler ships in the image: {compilers.stdout.split()}")
         logged = logged_rows(engine, name, env["CREDIT_REQUEST_LOG"])
         if logged != len(applicants):
             raise ToolError(f"request log holds {logged} rows, not {len(applicants)}")
         passed = True
         print(
             f"\nsmoke test passed: {ref} ready in {ready_s:.1f} s on {url}, uid {uid}, "
-            f"healthy, read-only root; {len(applicants)} applicants scored over HTTP equal the "
-            f"in-process model (max gap {gap:.1g}) and logged; 401 without the API key\n"
-            + json.dumps(answer.json()[0], indent=None)[:300]
+            f"healthy, read-only root, no compiler; {len(applicants)} applicants scored over "
+            f"HTTP equal the in-process model (max gap {gap:.1g}) and logged; 401 without the "
+            "API key\n" + json.dumps(answer.json()[0], indent=None)[:300]
         )
     finally:
         if not passed:
