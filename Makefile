@@ -68,3 +68,15 @@ ui: install  ## the credit-officer page on :8501 (starts bentoml serve if no ser
 ui-screenshot: install  ## the page in a real headless Chromium, against a real service -> docs/ui.png
 	@test -x /usr/bin/chromium || { echo "needs Debian's Chromium: apt-get install chromium"; exit 1; }
 	$(PY) -m pytest tests/integration/test_ui_browser.py -m browser
+
+# --- Container image (deploy/): not in `make test`, it needs root, apt packages and minutes ---
+.PHONY: image image-smoke image-deps
+
+image: install  ## OCI image of the promoted model -> build/image/*.oci.tar (Docker, else buildah)
+	$(PY) -m deploy.image build
+
+image-smoke: install  ## run the built image (127.0.0.1 only), score over HTTP, compare, remove
+	$(PY) -m deploy.image smoke
+
+image-deps:  ## apt-install the daemonless image tools (root): buildah podman skopeo runc debootstrap
+	apt-get update -qq && apt-get install -y -qq buildah podman skopeo runc debootstrap

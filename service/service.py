@@ -37,6 +37,16 @@ MAX_BODY_BYTES = 4 * 1024 * 1024  # 1000 full applications are ~3 MB of JSON
 # while. Overload is bounded instead by traffic.timeout (504), so the cap sits below it.
 BATCHING = {"batchable": SETTINGS.batching, "max_batch_size": 64, "max_latency_ms": 20_000}
 MODEL = bentoml.models.BentoModel(f"{SETTINGS.model_name}:latest")
+# The runtime image, declared once. distro="custom" skips BentoML's apt step (build-essential,
+# git): every served package installs from a binary wheel, so no compiler ships in the image.
+# LightGBM's one system library is the OpenMP runtime, which slim bases lack. deploy/image.py
+# swaps in a locally built Debian base (that has it) where no registry can be reached.
+IMAGE = bentoml.images.Image(
+    base_image="python:3.11-slim", distro="custom", python_version="3.11"
+).run(
+    "ldconfig -p | grep -q libgomp.so.1 || (apt-get update && apt-get install -y"
+    " --no-install-recommends libgomp1 && rm -rf /var/lib/apt/lists/*)"
+)
 log = logging.getLogger("bentoml.credit_scoring")  # under "bentoml": shown by its log config
 bentoml_fixes.apply()
 
@@ -85,6 +95,7 @@ Applications = Annotated[
 
 
 @bentoml.service(
+    image=IMAGE,
     traffic={"timeout": 30},
     workers=SETTINGS.workers,
     logging={"access": {"enabled": False}},  # one structured line per batch instead

@@ -1,0 +1,1 @@
+"""Container image build, smoke test and Kubernetes manifests."""
