@@ -103,6 +103,7 @@ class Server:
     """A `bentoml serve` (or any command) on a free port, stopped with all its children."""
 
     def __init__(self, command: list[str], env: dict[str, str], ready_url: str, log: Path):
+        self.log_path = log
         self.log = log.open("w")
         self.process = subprocess.Popen(
             command, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
@@ -162,12 +163,13 @@ def bento(workdir: Path, workers: int, batching: bool) -> tuple[Server, str]:
     return Server(command, env, f"{url}/readyz", workdir / f"serve-{port}.log"), url
 
 
-def requests_per_worker(url: str) -> dict[str, float]:
-    counts: dict[str, float] = {}
-    for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines():
-        if line.startswith("bentoml_service_request_total{") and 'http_response_code="200"' in line:
-            worker = re.search(r'worker_index="(\d+)"', line).group(1)
-            counts[worker] = counts.get(worker, 0) + float(line.rsplit(" ", 1)[1])
+def rows_per_worker(log: Path) -> dict[str, int]:
+    """Rows scored by each worker process, from the service's structured batch log."""
+    counts: dict[str, int] = {}
+    for line in log.read_text(errors="replace").splitlines():
+        found = re.search(r'\{"event": "scored", "pid": (\d+), .*?"rows": (\d+)', line)
+        if found:
+            counts[found.group(1)] = counts.get(found.group(1), 0) + int(found.group(2))
     return counts
 
 
@@ -306,7 +308,8 @@ def main(
                 for c in levels:
                     results.append(wrk(f"{url}/{endpoint}", bodies, c, seconds, name))
                 if workers > 1:
-                    results[-1].note = f"requests per worker: {requests_per_worker(url)}"
+                    split = sorted(rows_per_worker(server.log_path).values(), reverse=True)
+                    results[-1].note = f"rows per worker (whole run): {split}"
             finally:
                 server.stop()
             typer.echo(f"done: {name}", err=True)

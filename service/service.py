@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Annotated
@@ -279,7 +280,7 @@ def _ids(applications: list[Application]) -> list[int | None]:  # type: ignore[v
 
 def _log_event(event: str, **fields: object) -> None:
     """Structured log: one JSON object per line, easy to ship and query."""
-    log.info(json.dumps({"event": event, **fields}, default=str))
+    log.info(json.dumps({"event": event, "pid": os.getpid(), **fields}, default=str))
 
 
 CreditScoring.add_asgi_middleware(BodySizeLimitMiddleware, max_bytes=MAX_BODY_BYTES)
