@@ -1,9 +1,13 @@
 """Schemathesis against the service's own OpenAPI spec: generated valid and invalid requests
 to every endpoint, and not one 5xx.
 
-It runs Schemathesis' command line (its pytest plugin does not support pytest 9 yet). The
-response-schema check is left out: BentoML 1.4's spec declares a 400's ``detail`` as a string
-while it returns pydantic's list of errors, which our tests assert on instead.
+It runs Schemathesis' command line (its pytest plugin does not support pytest 9 yet) with the
+one check the service promises: no server error. Its stricter checks found real bugs while this
+was built (booleans and strings taken as numbers, ids overflowing SQLite, constraints missing
+from the spec) and are worth a manual run (`schemathesis run URL/docs.json`); they are not a
+gate because BentoML 1.4's own spec declares a 400's ``detail`` as a string (it is pydantic's
+list of errors, which test_contract asserts on) and the data-acceptance checks are sensitive
+to generated edge values.
 """
 
 from __future__ import annotations
