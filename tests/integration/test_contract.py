@@ -164,3 +164,11 @@ def test_openapi_page_documents_fields_and_an_example(service_url):
     assert "EXT_SOURCE_2" in text and "Normalized score from external data source" in text
     body = spec["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
     assert "example" in json.dumps(body)
+
+
+def test_rows_with_and_without_ids_in_one_batch(service_url):
+    body = {"applications": [{"SK_ID_CURR": 2**53 - 1}, {}, {"SK_ID_CURR": 7}]}
+    for endpoint in ENDPOINTS:
+        response = post(service_url, endpoint, body)
+        assert response.status_code == 200, response.text
+        assert [a["SK_ID_CURR"] for a in response.json()] == [2**53 - 1, None, 7]
