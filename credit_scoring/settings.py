@@ -27,6 +27,7 @@ class Settings:
     api_key: str | None  # bearer token the service requires; None = open service
     workers: int  # service worker processes
     batching: bool  # adaptive batching on (off only to measure what it brings)
+    reports_dir: Path  # load-test and drift reports (HTML, CSV, JSON)
 
     @property
     def source_dir(self) -> Path:
@@ -53,4 +54,5 @@ def get_settings() -> Settings:
         api_key=os.environ.get("CREDIT_API_KEY") or None,
         workers=int(os.environ.get("CREDIT_WORKERS", "1")),
         batching=os.environ.get("CREDIT_BATCHING", "1") != "0",
+        reports_dir=_path("CREDIT_REPORTS_DIR", PROJECT_ROOT / "reports"),
     )

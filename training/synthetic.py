@@ -214,3 +214,42 @@ def generate(rows: int, seed: int = 0) -> SyntheticData:
         if f.dtype == "int64" and not frame[name].isna().any():
             frame[name] = frame[name].astype("int64")
     return SyntheticData(frame, pd.Series(probability, index=frame.index, name="probability"))
+
+
+@dataclass(frozen=True)
+class PopulationShift:
+    """How a shifted applicant population differs from the training one (drift scenarios).
+
+    Each factor is 1 for "no shift". Defaults: external scores 30% lower, applicants' years
+    above 21 cut by a third, loans 60% larger (annuity and goods price follow the credit).
+    """
+
+    ext_source_factor: float = 0.7
+    age_factor: float = 0.67
+    credit_factor: float = 1.6
+
+
+def shift_population(
+    applications: pd.DataFrame, shift: PopulationShift | None = None
+) -> pd.DataFrame:
+    """A copy of generated applications as a drifted population would send them.
+
+    Values stay inside the input schema's ranges, so the service accepts every row. TARGET is
+    dropped: the shifted clients' outcomes are not simulated.
+    """
+    shift = shift or PopulationShift()
+    shifted = applications.drop(columns=[TARGET_COLUMN], errors="ignore").copy()
+    for name in ("EXT_SOURCE_1", "EXT_SOURCE_2", "EXT_SOURCE_3"):
+        shifted[name] = shifted[name] * shift.ext_source_factor
+    age = -shifted["DAYS_BIRTH"] / _DAYS_PER_YEAR
+    younger = 21 + (age - 21).clip(lower=0) * shift.age_factor
+    shifted["DAYS_BIRTH"] = -np.round(younger * _DAYS_PER_YEAR).astype("int64")
+    # Nobody starts working before 18: employment is cut to the (now shorter) adult life.
+    employed = shifted["DAYS_EMPLOYED"] != DAYS_EMPLOYED_PENSIONER
+    earliest = shifted["DAYS_BIRTH"] + round(18 * _DAYS_PER_YEAR)
+    shifted["DAYS_EMPLOYED"] = shifted["DAYS_EMPLOYED"].where(
+        ~employed, np.maximum(shifted["DAYS_EMPLOYED"], earliest)
+    )
+    for name in ("AMT_CREDIT", "AMT_ANNUITY", "AMT_GOODS_PRICE"):
+        shifted[name] = np.round(shifted[name] * shift.credit_factor, 1)
+    return shifted

@@ -1,0 +1,374 @@
+"""Drift report: the applications the service logged, against the training reference sample
+shipped with the promoted model.
+
+Writes, under the output folder: ``drift_report.html`` (Evidently: per-field distributions and
+drift scores), ``summary.json`` (dataset drift yes/no, share of drifted fields, the drifted
+fields), ``scores_over_time.html`` / ``.png`` (score distribution and refusal rate over time).
+
+Drift is measured with the population stability index (PSI), the credit-scoring convention
+(< 0.1 stable, 0.1-0.25 moderate, >= 0.25 significant). It is an effect size, so a long log
+does not turn negligible differences into alarms the way p-value tests do. The fields watched
+are the model's most important raw inputs (mean |SHAP| on the reference sample) and the
+predicted probability: drift in a field the model ignores does not change a decision.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import bentoml
+import numpy as np
+import pandas as pd
+import typer
+from evidently import DataDefinition, Dataset, Report
+from evidently.presets import DataDriftPreset
+
+from credit_scoring.request_log import read_log
+from credit_scoring.schema import DAYS_EMPLOYED_PENSIONER
+from credit_scoring.scorer import Scorer
+from credit_scoring.settings import get_settings
+
+log = logging.getLogger("drift")
+app = typer.Typer(add_completion=False, help=__doc__)
+
+PREDICTION = "probability"
+PSI_SIGNIFICANT = 0.25
+REPORT_FILE, SUMMARY_FILE, SCORES_FILE = (
+    "drift_report.html",
+    "summary.json",
+    "scores_over_time.html",
+)
+
+
+@dataclass
+class DriftSummary:
+    dataset_drift: bool
+    drifted_share: float  # drifted fields / tested fields
+    drifted_fields: list[str]  # largest PSI first
+    psi: dict[str, float]  # every tested field, largest first
+    method: str
+    threshold: float
+    drift_share: float  # dataset drift when drifted_share >= drift_share
+    tested_fields: list[str]
+    too_few_values: list[str]  # watched but with fewer than min_values current values
+    model: str
+    reference_rows: int
+    current_rows: int  # distinct applications in the window
+    logged_rows: int  # rows of the log in the window, repeats included
+    window: dict[str, str | None]
+    decisions: dict[str, float]  # refusal rate, mean probability: reference vs current
+
+
+def _parse_time(text: str | None) -> pd.Timestamp | None:
+    """Unix seconds or an ISO date/time (UTC unless it says otherwise)."""
+    if text is None:
+        return None
+    try:
+        return pd.Timestamp(float(text), unit="s", tz="UTC")
+    except ValueError:
+        stamp = pd.Timestamp(text)
+        return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def load_promoted(model: str) -> tuple[Scorer, str]:
+    """The scorer of a model in the BentoML store (``name:version`` or ``name:latest``)."""
+    stored = bentoml.models.get(model)
+    scorer = Scorer.load(Path(stored.path))
+    if scorer.reference is None:
+        raise typer.BadParameter(f"model {stored.tag} was promoted without a reference sample")
+    return scorer, str(stored.tag)
+
+
+def watched_fields(scorer: Scorer, top: int) -> list[str]:
+    """The ``top`` raw fields with the largest mean |SHAP| on the reference sample (0 = all).
+
+    An engineered feature (EXT_SOURCE_MEAN, CREDIT_INCOME_RATIO...) shares its importance
+    equally among the raw fields it is computed from, found by blanking each field in turn and
+    seeing which features change: the feature function stays the only place that knows.
+    """
+    names = scorer.schema.names
+    if top <= 0:
+        return names
+    reference = scorer.reference
+    contributions = scorer.explain(reference).contributions
+    importance = pd.Series(np.abs(contributions).mean(axis=0), index=scorer.feature_names)
+    sample = reference.head(200)
+    base = scorer.features(sample)
+    inputs: dict[str, list[str]] = {feature: [] for feature in scorer.feature_names}
+    for name in names:
+        changed = scorer.features(sample.assign(**{name: np.nan})).compare(base).columns
+        for feature in set(changed.get_level_values(0)):
+            inputs[feature].append(name)
+    credit = pd.Series(0.0, index=names)
+    for feature, fields in inputs.items():
+        for field in fields:
+            credit[field] += importance[feature] / len(fields)
+    return credit.sort_values(ascending=False, kind="stable").index[:top].tolist()
+
+
+def current_window(
+    logged: pd.DataFrame,
+    fields: list[str],
+    raw_fields: list[str],
+    model: str,
+    since: pd.Timestamp | None,
+    until: pd.Timestamp | None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(log rows of ``model`` within the window, distinct applications among them).
+
+    An application scored twice (a retry, predict then explain, a load test's pool) is one
+    applicant: counting it twice would weigh the sample towards whatever is repeated.
+    """
+    window = logged[logged["model_version"] == model]
+    if since is not None:
+        window = window[window["logged_at"] >= since]
+    if until is not None:
+        window = window[window["logged_at"] < until]
+    if window.empty:
+        versions = sorted(logged["model_version"].unique())
+        raise typer.BadParameter(
+            f"no logged request scored by {model} in the window; the log holds {len(logged)} "
+            f"rows from models {versions}"
+        )
+    raw = window.reindex(columns=raw_fields).astype(str)
+    distinct = window.loc[raw.drop_duplicates().index].reindex(columns=[*fields, PREDICTION])
+    return window, distinct.reset_index(drop=True)
+
+
+def _definition(scorer: Scorer, columns: list[str]) -> DataDefinition:
+    categorical = {spec.name for spec in scorer.schema.categorical}
+    return DataDefinition(
+        numerical_columns=[c for c in columns if c not in categorical],
+        categorical_columns=[c for c in columns if c in categorical],
+    )
+
+
+def drift_report(
+    scorer: Scorer,
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    columns: list[str],
+    threshold: float,
+    drift_share: float,
+) -> tuple[Any, list[str], dict[str, float], float]:
+    """Evidently's data-drift preset (PSI on every column) -> snapshot, drifted columns,
+    PSI per column, share of drifted columns."""
+    definition = _definition(scorer, columns)
+    preset = DataDriftPreset(
+        columns=columns, method="psi", threshold=threshold, drift_share=drift_share
+    )
+    snapshot = Report([preset]).run(
+        Dataset.from_pandas(current[columns], data_definition=definition),
+        Dataset.from_pandas(reference[columns], data_definition=definition),
+    )
+    metrics = snapshot.dict()["metrics"]
+    counted = next(m for m in metrics if m["config"]["type"].endswith("DriftedColumnsCount"))
+    psi = {
+        m["config"]["column"]: float(m["value"])
+        for m in metrics
+        if m["config"]["type"].endswith("ValueDrift")
+    }
+    psi = dict(sorted(psi.items(), key=lambda item: -item[1]))
+    drifted = [c for c, value in psi.items() if value >= threshold]
+    if len(drifted) != int(counted["value"]["count"]):  # the JSON must say what the HTML says
+        raise RuntimeError(f"Evidently counted {counted['value']} drifted columns, not {drifted}")
+    return snapshot, drifted, psi, float(counted["value"]["share"])
+
+
+def scores_over_time(
+    window: pd.DataFrame, reference_probability: pd.Series, threshold: float, folder: Path
+) -> pd.DataFrame:
+    """Score distribution and refusal rate per time bucket, as a PNG in a small HTML page."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on a server
+    import matplotlib.pyplot as plt
+
+    buckets = max(1, min(20, len(window) // 20))  # ~20 points, at least 20 rows per point
+    grouped = window.groupby(pd.cut(window["logged_at"], buckets), observed=True)
+    table = pd.DataFrame(
+        {
+            "from": grouped["logged_at"].min(),
+            "requests": grouped.size(),
+            "p10": grouped[PREDICTION].quantile(0.1),
+            "median": grouped[PREDICTION].median(),
+            "p90": grouped[PREDICTION].quantile(0.9),
+            "refusal_rate": grouped["decision"].apply(lambda d: float((d == "refused").mean())),
+        }
+    ).reset_index(drop=True)
+    reference_refusals = float((reference_probability >= threshold).mean())
+
+    figure, (dist, trend, rate) = plt.subplots(1, 3, figsize=(16, 4.2))
+    bins = np.linspace(0, 1, 41)
+    dist.hist(reference_probability, bins, density=True, alpha=0.5, label="reference")
+    dist.hist(window[PREDICTION], bins, density=True, alpha=0.5, label="logged requests")
+    dist.axvline(threshold, color="k", ls="--", lw=1, label=f"threshold {threshold:.3f}")
+    dist.set(title="probability of default", xlabel="probability", ylabel="density")
+    dist.legend()
+    trend.fill_between(table["from"], table["p10"], table["p90"], alpha=0.3, label="p10-p90")
+    trend.plot(table["from"], table["median"], marker="o", label="median")
+    trend.axhline(threshold, color="k", ls="--", lw=1)
+    trend.set(title="score over time", ylabel="probability")
+    trend.legend()
+    rate.plot(table["from"], table["refusal_rate"], marker="o", label="logged requests")
+    rate.axhline(reference_refusals, color="C1", ls="--", label="reference")
+    rate.set(title="refusal rate over time", ylabel="share refused", ylim=(0, 1))
+    rate.legend()
+    for axis in (trend, rate):
+        axis.tick_params(axis="x", rotation=30)
+    figure.tight_layout()
+    png = folder / "scores_over_time.png"
+    figure.savefig(png, dpi=90)
+    plt.close(figure)
+
+    image = base64.b64encode(png.read_bytes()).decode()
+    html = (
+        "<!doctype html><meta charset='utf-8'><title>Scores over time</title>"
+        "<body style='font-family:sans-serif'><h1>Scores and decisions over time</h1>"
+        f"<p>{len(window)} logged requests; reference refusal rate {reference_refusals:.1%}, "
+        f"threshold {threshold:.4f}. Drift per field: <a href='{REPORT_FILE}'>{REPORT_FILE}</a>"
+        f"</p><img style='max-width:100%' src='data:image/png;base64,{image}'>"
+        + table.to_html(index=False, float_format=lambda v: f"{v:.4f}")
+    )
+    (folder / SCORES_FILE).write_text(html, encoding="utf-8")
+    return table
+
+
+def run(
+    log_path: Path,
+    model: str,
+    output_dir: Path,
+    since: pd.Timestamp | None = None,
+    until: pd.Timestamp | None = None,
+    top_fields: int = 20,
+    threshold: float = PSI_SIGNIFICANT,
+    drift_share: float = 0.25,
+    min_values: int = 100,
+) -> DriftSummary:
+    scorer, tag = load_promoted(model)
+    fields = watched_fields(scorer, top_fields)
+    window, current = current_window(
+        read_log(log_path), fields, scorer.schema.names, tag, since, until
+    )
+    reference = scorer.reference.reindex(columns=fields)
+    reference[PREDICTION] = scorer.predict_proba(scorer.reference)
+    for frame in (reference, current):
+        # The pensioner sentinel (365243) would stretch PSI's equal-width bins so far that all
+        # real employment durations share one bin: compare the durations of the employed.
+        if "DAYS_EMPLOYED" in frame:
+            frame["DAYS_EMPLOYED"] = frame["DAYS_EMPLOYED"].mask(
+                frame["DAYS_EMPLOYED"] == DAYS_EMPLOYED_PENSIONER
+            )
+
+    # PSI over a handful of values is noise (a sparse field with 40 values drifts by chance).
+    counts = current[[*fields, PREDICTION]].notna().sum()
+    too_few = [c for c in fields if counts[c] < min_values]
+    tested = [c for c in [*fields, PREDICTION] if c not in too_few]
+    if counts[PREDICTION] < min_values:
+        raise typer.BadParameter(
+            f"only {counts[PREDICTION]} distinct applications in the window; "
+            f"at least --min-values {min_values} are needed to judge drift"
+        )
+    snapshot, drifted, psi, share = drift_report(
+        scorer, reference, current, tested, threshold, drift_share
+    )
+    output_dir.mkdir(parents=True, exist_ok=True)
+    snapshot.save_html(str(output_dir / REPORT_FILE))
+    scores_over_time(window, reference[PREDICTION], scorer.threshold, output_dir)
+
+    refused = (window[PREDICTION] >= scorer.threshold).mean()
+    summary = DriftSummary(
+        dataset_drift=share >= drift_share,
+        drifted_share=round(share, 4),
+        drifted_fields=drifted,
+        psi={c: round(v, 4) for c, v in psi.items()},
+        method="psi",
+        threshold=threshold,
+        drift_share=drift_share,
+        tested_fields=tested,
+        too_few_values=too_few,
+        model=tag,
+        reference_rows=len(reference),
+        current_rows=len(current),
+        logged_rows=len(window),
+        window={
+            "first": window["logged_at"].min().isoformat(),
+            "last": window["logged_at"].max().isoformat(),
+            "since": None if since is None else since.isoformat(),
+            "until": None if until is None else until.isoformat(),
+        },
+        decisions={
+            "reference_refusal_rate": round(
+                float((reference[PREDICTION] >= scorer.threshold).mean()), 4
+            ),
+            "current_refusal_rate": round(float(refused), 4),
+            "reference_mean_probability": round(float(reference[PREDICTION].mean()), 4),
+            "current_mean_probability": round(float(window[PREDICTION].mean()), 4),
+        },
+    )
+    (output_dir / SUMMARY_FILE).write_text(json.dumps(asdict(summary), indent=1), "utf-8")
+    return summary
+
+
+@app.command()
+def main(
+    log_path: str = typer.Option(
+        None, "--log", help="Request log (SQLite) [default: settings, env CREDIT_REQUEST_LOG]"
+    ),
+    model: str = typer.Option(
+        None,
+        help="BentoML model whose reference and logged requests are compared "
+        "[default: <CREDIT_MODEL_NAME>:latest]",
+    ),
+    output_dir: str = typer.Option(
+        None, help="Report folder [default: <CREDIT_REPORTS_DIR>/drift, i.e. reports/drift]"
+    ),
+    since: str = typer.Option(None, help="Only requests logged at/after this time (ISO or unix s)"),
+    until: str = typer.Option(None, help="Only requests logged before this time (ISO or unix s)"),
+    top_fields: int = typer.Option(
+        20, min=0, help="Watch the N raw fields the model relies on most (0 = all 120)"
+    ),
+    threshold: float = typer.Option(PSI_SIGNIFICANT, help="PSI at which a field has drifted"),
+    drift_share: float = typer.Option(
+        0.25, min=0, max=1, help="Dataset drift when this share of tested fields drifted"
+    ),
+    min_values: int = typer.Option(
+        100, min=1, help="Fields with fewer non-missing current values are not tested"
+    ),
+    fail_on_drift: bool = typer.Option(False, help="Exit with status 1 when the dataset drifted"),
+) -> None:
+    """Compare logged requests with the model's training reference; write HTML + JSON."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    settings = get_settings()
+    folder = Path(output_dir) if output_dir else settings.reports_dir / "drift"
+    summary = run(
+        Path(log_path) if log_path else settings.request_log,
+        model or f"{settings.model_name}:latest",
+        folder,
+        _parse_time(since),
+        _parse_time(until),
+        top_fields,
+        threshold,
+        drift_share,
+        min_values,
+    )
+    verdict = "DRIFT" if summary.dataset_drift else "no dataset drift"
+    typer.echo(
+        f"{verdict}: {len(summary.drifted_fields)}/{len(summary.tested_fields)} fields drifted "
+        f"(share {summary.drifted_share:.2f}, threshold {drift_share}) "
+        f"{summary.drifted_fields}; {summary.current_rows} applications vs "
+        f"{summary.reference_rows} reference rows; written to {folder} "
+        f"({REPORT_FILE}, {SUMMARY_FILE}, {SCORES_FILE}) at {datetime.now(UTC):%H:%M:%S} UTC"
+    )
+    if fail_on_drift and summary.dataset_drift:
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()
