@@ -242,7 +242,8 @@ def scores_over_time(
 
 def run(
     log_path: Path,
-    model: str,
+    scorer: Scorer,
+    tag: str,
     output_dir: Path,
     since: pd.Timestamp | None = None,
     until: pd.Timestamp | None = None,
@@ -251,7 +252,7 @@ def run(
     drift_share: float = 0.25,
     min_values: int = 100,
 ) -> DriftSummary:
-    scorer, tag = load_promoted(model)
+    """Compare the requests ``tag`` (``name:version``) scored with ``scorer``'s reference."""
     fields = watched_fields(scorer, top_fields)
     window, current = current_window(
         read_log(log_path), fields, scorer.schema.names, tag, since, until
@@ -347,9 +348,11 @@ def main(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     settings = get_settings()
     folder = Path(output_dir) if output_dir else settings.reports_dir / "drift"
+    scorer, tag = load_promoted(model or f"{settings.model_name}:latest")
     summary = run(
         Path(log_path) if log_path else settings.request_log,
-        model or f"{settings.model_name}:latest",
+        scorer,
+        tag,
         folder,
         _parse_time(since),
         _parse_time(until),
