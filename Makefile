@@ -82,16 +82,18 @@ image-deps:  ## apt-install the daemonless image tools (root): buildah podman sk
 	apt-get update -qq && apt-get install -y -qq buildah podman skopeo runc debootstrap
 
 # Load tests and drift monitoring (load_tests/, monitoring/). URL=http://127.0.0.1:3000 uses a
-# running service instead of starting one; reports go to reports/load/ and reports/drift/.
+# running service instead of starting one; SHIFTED=1 sends a drifted population; reports go to
+# reports/load/ and reports/drift/.
 .PHONY: load-test load-capacity drift
 
 load-test: install  ## bounded Locust run (USERS, DURATION s, BUDGET ms p95); fails over budget
 	$(PY) -m load_tests.run $(if $(URL),--url $(URL)) --users $(or $(USERS),10) \
-		--run-time $(or $(DURATION),30) --p95-budget-ms $(or $(BUDGET),1000)
+		--run-time $(or $(DURATION),30) --p95-budget-ms $(or $(BUDGET),1000) \
+		$(if $(SHIFTED),--shifted)
 
 load-capacity: install  ## step load (+5 users / 20 s) until p95 > BUDGET ms: the capacity
 	$(PY) -m load_tests.run --capacity $(if $(URL),--url $(URL)) --step-users 5 \
 		--step-seconds 20 --max-users 150 --p95-budget-ms $(or $(BUDGET),1000)
 
-drift: install  ## Evidently drift report: logged requests vs the model's training reference
-	$(PY) -m monitoring.drift
+drift: install  ## Evidently drift report: logged requests (SINCE=ISO time) vs training reference
+	$(PY) -m monitoring.drift $(if $(SINCE),--since $(SINCE))

@@ -75,11 +75,18 @@ def serving(url: str | None, log_file: Path) -> Iterator[str]:
             typer.echo(f"service started on {served} (log: {log_file})")
             yield served
         finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+            _stop(process)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """SIGTERM to the service's process group (its workers too), SIGKILL if it lingers."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+    except ProcessLookupError:  # already gone (it failed to start)
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def _ready(url: str) -> bool:

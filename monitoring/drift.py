@@ -78,7 +78,13 @@ def _parse_time(text: str | None) -> pd.Timestamp | None:
 
 def load_promoted(model: str) -> tuple[Scorer, str]:
     """The scorer of a model in the BentoML store (``name:version`` or ``name:latest``)."""
-    stored = bentoml.models.get(model)
+    try:
+        stored = bentoml.models.get(model)
+    except bentoml.exceptions.NotFound as error:
+        raise typer.BadParameter(
+            f"no model {model} in the BentoML store: train and promote one first "
+            "(`make train promote`), or set CREDIT_MODEL_NAME / BENTOML_HOME"
+        ) from error
     scorer = Scorer.load(Path(stored.path))
     if scorer.reference is None:
         raise typer.BadParameter(f"model {stored.tag} was promoted without a reference sample")
