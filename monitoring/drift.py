@@ -38,6 +38,9 @@ log = logging.getLogger("drift")
 app = typer.Typer(add_completion=False, help=__doc__)
 
 PREDICTION = "probability"
+# Applicants sent in full. predict_client rescores clients of the reference sample itself, so
+# its rows would only pull the current window towards the reference.
+NEW_APPLICATIONS = ("predict", "explain")
 PSI_SIGNIFICANT = 0.25
 REPORT_FILE, SUMMARY_FILE, SCORES_FILE = (
     "drift_report.html",
@@ -125,13 +128,14 @@ def current_window(
     model: str,
     since: pd.Timestamp | None,
     until: pd.Timestamp | None,
+    endpoints: tuple[str, ...] = NEW_APPLICATIONS,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(log rows of ``model`` within the window, distinct applications among them).
+    """(log rows of ``model`` and ``endpoints`` within the window, distinct applications).
 
     An application scored twice (a retry, predict then explain, a load test's pool) is one
     applicant: counting it twice would weigh the sample towards whatever is repeated.
     """
-    window = logged[logged["model_version"] == model]
+    window = logged[(logged["model_version"] == model) & logged["endpoint"].isin(endpoints)]
     if since is not None:
         window = window[window["logged_at"] >= since]
     if until is not None:
@@ -139,8 +143,8 @@ def current_window(
     if window.empty:
         versions = sorted(logged["model_version"].unique())
         raise typer.BadParameter(
-            f"no logged request scored by {model} in the window; the log holds {len(logged)} "
-            f"rows from models {versions}"
+            f"no logged request to {', '.join(endpoints)} scored by {model} in the window; "
+            f"the log holds {len(logged)} rows from models {versions}"
         )
     raw = window.reindex(columns=raw_fields).astype(str)
     distinct = window.loc[raw.drop_duplicates().index].reindex(columns=[*fields, PREDICTION])

@@ -119,5 +119,7 @@ def test_shifted_applicants_are_refused_more_often(reports):
 def test_drift_on_an_empty_window_says_why(pipeline, reports, tmp_path):
     log = Path(pipeline.env["CREDIT_REQUEST_LOG"])
     until = pd.Timestamp("2000-01-02", tz="UTC")
-    with pytest.raises(typer.BadParameter, match="no logged request scored by credit_scoring:"):
+    with pytest.raises(
+        typer.BadParameter, match="no logged request to predict, explain scored by credit_scoring:"
+    ):
         drift.run(log, *served_model(pipeline), tmp_path, until=until)

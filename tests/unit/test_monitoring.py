@@ -55,6 +55,7 @@ def test_no_shift_is_the_identity(applications):
 def _log(rows: list[dict], model: str = "m:1") -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     frame["model_version"] = model
+    frame["endpoint"] = "predict"
     frame["logged_at"] = pd.to_datetime(np.arange(len(frame)), unit="s", utc=True)
     return frame
 
@@ -66,7 +67,8 @@ def test_window_counts_each_application_once_and_respects_model_and_time():
         {"A": 2.0, "B": None, "probability": 0.3},
         {"A": 3.0, "B": "y", "probability": 0.5},
     ]
-    logged = pd.concat([_log(rows), _log(rows[:1], model="m:0")], ignore_index=True)
+    rescored = _log([{"A": 9.0, "B": "z", "probability": 0.9}]).assign(endpoint="predict_client")
+    logged = pd.concat([_log(rows), _log(rows[:1], model="m:0"), rescored], ignore_index=True)
     window, distinct = current_window(logged, ["A"], ["A", "B"], "m:1", None, None)
     assert len(window) == 4 and len(distinct) == 3
     assert list(distinct.columns) == ["A", "probability"]
