@@ -215,7 +215,8 @@ def scores_over_time(
     reference_refusals = float((reference_probability >= threshold).mean())
 
     figure, (dist, trend, rate) = plt.subplots(1, 3, figsize=(16, 4.2))
-    bins = np.linspace(0, 1, 41)
+    top = max(reference_probability.quantile(0.995), window[PREDICTION].quantile(0.995))
+    bins = np.linspace(0, min(1.0, top * 1.1), 41)  # small models rarely reach high scores
     dist.hist(reference_probability, bins, density=True, alpha=0.5, label="reference")
     dist.hist(window[PREDICTION], bins, density=True, alpha=0.5, label="logged requests")
     dist.axvline(threshold, color="k", ls="--", lw=1, label=f"threshold {threshold:.3f}")
