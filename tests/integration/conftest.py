@@ -55,7 +55,6 @@ def isolated_env(root: Path) -> dict[str, str]:
         # Explicit: mlflow.set_tracking_uri() in a test exports this variable to children.
         "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow' / 'mlflow.db'}",
         "BENTOML_HOME": str(root / "bentoml"),
-        "CREDIT_REQUEST_LOG": str(root / "requests.sqlite"),  # not the developer's own log
         "BENTOML_DO_NOT_TRACK": "true",
         "CREDIT_REQUEST_LOG": str(root / "logs" / "requests.sqlite"),
         "CREDIT_API_KEY": "",
