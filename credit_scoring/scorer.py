@@ -1,7 +1,9 @@
 """The scorer: model + decision threshold + input schema + explainer, as one plain object.
 
 It is saved as a folder of plain files (LightGBM text model, JSON, Parquet), which is what the
-BentoML model store holds; the service needs nothing else from disk.
+BentoML model store holds; the service needs nothing else from disk. The calibration (raw
+log-odds -> reported probability) is plain JSON in ``scorer.json``; the reference clients'
+history rows are ``reference_<table>.parquet`` files.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from credit_scoring.calibration import Calibration
 from credit_scoring.cost import CostMatrix
-from credit_scoring.features import build_features
+from credit_scoring.features import Histories, build_features
 from credit_scoring.schema import InputSchema
+from credit_scoring.tables import BUREAU, BUREAU_BALANCE, BUREAU_ID, HISTORY_TABLES, ID_COLUMN
 
 Decision = Literal["granted", "refused"]
 MODEL_FILE, SCHEMA_FILE, META_FILE, REFERENCE_FILE = (
@@ -26,6 +30,7 @@ MODEL_FILE, SCHEMA_FILE, META_FILE, REFERENCE_FILE = (
     "scorer.json",
     "reference.parquet",
 )
+REFERENCE_TABLE_FILE = "reference_{}.parquet"
 
 
 class ModelBundleError(RuntimeError):
@@ -34,7 +39,7 @@ class ModelBundleError(RuntimeError):
 
 @dataclass
 class Explanation:
-    probability: np.ndarray  # (n,)
+    probability: np.ndarray  # (n,), calibrated
     contributions: np.ndarray  # (n, n_features), log-odds
     base_value: np.ndarray  # (n,), log-odds: contributions.sum(1) + base_value = raw score
     features: pd.DataFrame  # the model's input rows
@@ -48,24 +53,66 @@ class Scorer:
     costs: CostMatrix = field(default_factory=CostMatrix)
     metadata: dict[str, Any] = field(default_factory=dict)  # run id, metrics, data fingerprint
     reference: pd.DataFrame | None = None  # raw training rows (with target) for drift and UI
+    calibration: Calibration = field(default_factory=Calibration)  # raw log-odds -> probability
+    # The reference clients' rows in the history tables (table name -> rows), for drift
+    # reports and for scoring a reference client by id.
+    reference_histories: dict[str, pd.DataFrame] | None = None
 
     @property
     def feature_names(self) -> list[str]:
         return self.booster.feature_name()
 
-    def features(self, applications: pd.DataFrame) -> pd.DataFrame:
-        return build_features(applications, self.schema)[self.feature_names]
+    def features(
+        self, applications: pd.DataFrame, histories: Histories | None = None
+    ) -> pd.DataFrame:
+        return build_features(applications, self.schema, histories)[self.feature_names]
 
-    def predict_proba(self, applications: pd.DataFrame) -> np.ndarray:
-        return self.booster.predict(self.features(applications).to_numpy())
+    def raw_score(
+        self, applications: pd.DataFrame, histories: Histories | None = None
+    ) -> np.ndarray:
+        """The model's log-odds of default, before calibration."""
+        features = self.features(applications, histories).to_numpy()
+        return self.booster.predict(features, raw_score=True)
 
-    def explain(self, applications: pd.DataFrame) -> Explanation:
-        """Exact TreeSHAP contributions (LightGBM's own ``pred_contrib``) for a whole batch."""
-        features = self.features(applications)
+    def predict_proba(
+        self, applications: pd.DataFrame, histories: Histories | None = None
+    ) -> np.ndarray:
+        """Calibrated probability of default; ``histories`` as in ``build_features``."""
+        return self.calibration.apply(self.raw_score(applications, histories))
+
+    def explain(
+        self, applications: pd.DataFrame, histories: Histories | None = None
+    ) -> Explanation:
+        """Exact TreeSHAP contributions (LightGBM's own ``pred_contrib``) for a whole batch.
+
+        Contributions and base value add up to the raw log-odds; the probability is the
+        calibrated one, as in ``predict_proba``.
+        """
+        features = self.features(applications, histories)
         contrib = self.booster.predict(features.to_numpy(), pred_contrib=True)
         contributions, base = contrib[:, :-1], contrib[:, -1]
         raw_score = contrib.sum(axis=1)
-        return Explanation(1 / (1 + np.exp(-raw_score)), contributions, base, features)
+        return Explanation(self.calibration.apply(raw_score), contributions, base, features)
+
+    def reference_rows(self, client_ids: list[int]) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+        """A reference client's application and history rows, ready to score by id."""
+        if self.reference is None:
+            raise KeyError("this model carries no reference sample")
+        applications = self.reference[self.reference[ID_COLUMN].isin(client_ids)]
+        histories: dict[str, pd.DataFrame] = {}
+        for name, table in (self.reference_histories or {}).items():
+            if name != BUREAU_BALANCE:
+                histories[name] = table[table[ID_COLUMN].isin(client_ids)]
+        if (
+            BUREAU in histories
+            and self.reference_histories
+            and BUREAU_BALANCE in self.reference_histories
+        ):
+            balance = self.reference_histories[BUREAU_BALANCE]
+            histories[BUREAU_BALANCE] = balance[
+                balance[BUREAU_ID].isin(histories[BUREAU][BUREAU_ID])
+            ]
+        return applications, histories
 
     def readable_value(self, feature: str, value: float) -> float | str | None:
         """A model input as a credit officer reads it: category codes back to their labels."""
@@ -104,11 +151,14 @@ class Scorer:
         meta = {
             "threshold": self.threshold,
             "costs": {"fn_cost": self.costs.fn_cost, "fp_cost": self.costs.fp_cost},
+            "calibration": self.calibration.to_dict(),
             **self.metadata,
         }
         (folder / META_FILE).write_text(json.dumps(meta, indent=1, default=str), "utf-8")
         if self.reference is not None:
             self.reference.to_parquet(folder / REFERENCE_FILE, index=False)
+        for name, table in (self.reference_histories or {}).items():
+            table.to_parquet(folder / REFERENCE_TABLE_FILE.format(name), index=False)
 
     @classmethod
     def load(cls, folder: Path) -> Scorer:
@@ -118,11 +168,15 @@ class Scorer:
             raise ModelBundleError(f"model folder {folder} lacks {', '.join(missing)}")
         meta = json.loads((folder / META_FILE).read_text("utf-8"))
         reference_path = folder / REFERENCE_FILE
+        tables = {n: folder / REFERENCE_TABLE_FILE.format(n) for n in HISTORY_TABLES}
+        reference_histories = {n: pd.read_parquet(p) for n, p in tables.items() if p.is_file()}
         return cls(
             booster=lgb.Booster(model_file=str(folder / MODEL_FILE)),
             threshold=float(meta.pop("threshold")),
             schema=InputSchema.from_json((folder / SCHEMA_FILE).read_text("utf-8")),
             costs=CostMatrix(**meta.pop("costs")),
+            calibration=Calibration.from_dict(meta.pop("calibration", None)),
             metadata=meta,
             reference=pd.read_parquet(reference_path) if reference_path.is_file() else None,
+            reference_histories=reference_histories or None,
         )
