@@ -115,7 +115,7 @@ def cross_validate(
             data.subset(sorted(fit_rows)),
             num_boost_round=max_trees,
             valid_sets=[data.subset(sorted(valid_rows))],
-            callbacks=[lgb.early_stopping(max(50, max_trees // 10), verbose=False)],
+            callbacks=[lgb.early_stopping(max(50, max_trees // 20), verbose=False)],
         )
         oof[valid_rows] = booster.predict(
             x.iloc[valid_rows].to_numpy(), raw_score=True, num_iteration=booster.best_iteration

@@ -652,7 +652,7 @@ def history_logit(
         + 1.5 * pos_dpd
         + 2.0 * bb_late
         + 0.5 * overdue
-        + 0.3 * np.clip(np.log1p(debt / income), 0, 2.5)
+        + 0.6 * np.clip(np.log1p(debt / income), 0, 2.5)
         + 0.15 * ~has_bureau
         + 0.8 * zero(refused_share)
         + 0.6 * (recent_refused >= 2)

@@ -134,6 +134,7 @@ def main(
     settings = get_settings()
     costs = CostMatrix(fn_cost=fn_cost, fp_cost=fp_cost)
     clock = Clock()
+    version = code_version()  # before any step: the code this run actually started from
     try:
         dataset = load_dataset(settings, source, rows, seed)  # type: ignore[arg-type]
     except DataError as error:
@@ -233,7 +234,7 @@ def main(
             "metrics": metrics,
             "params": best.config,
             "data": fingerprint,
-            "code_version": code_version(),
+            "code_version": version,
         }
         mlflow.log_params(
             best.config
@@ -255,8 +256,8 @@ def main(
                 CANDIDATE_TAG: "true",
                 "data_source": dataset.source,
                 "data_sha256_16": fingerprint["sha256_16"],
-                "mlflow.source.git.commit": code_version(),
-                "code_version": code_version(),
+                "mlflow.source.git.commit": version,
+                "code_version": version,
             }
         )
         mlflow.log_dict(fingerprint, "data_fingerprint.json")
