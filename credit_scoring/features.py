@@ -97,7 +97,29 @@ def _numeric(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     return frame
 
 
-Aggregations = dict[str, tuple[str, str]]
+Aggregations = dict[str, tuple[str, str]]  # output name -> (input column, pandas function)
+Columns = dict[str, pd.Series | np.ndarray]
+
+
+def _aggregate(columns: Columns, key: str, aggregations: Aggregations) -> pd.DataFrame:
+    """Group by ``key`` one input column at a time: no wide copy of a 13M-row table is made
+    (a DataFrame of all derived columns would be), and each group sums its rows in their
+    order, so a client's values do not depend on the other clients in the table."""
+    codes, keys = pd.factorize(np.asarray(columns[key]), sort=False)
+    present = codes >= 0  # rows without a key belong to nobody
+    codes = codes[present]
+    by_input: dict[str, list[tuple[str, str]]] = {}
+    for output, (column, function) in aggregations.items():
+        by_input.setdefault(column, []).append((output, function))
+    out: dict[str, pd.Series] = {}
+    for column, pairs in by_input.items():
+        values = pd.Series(np.asarray(columns[column])[present])
+        grouped = values.groupby(codes, sort=False)
+        for output, function in pairs:
+            out[output] = grouped.agg(function)
+    frame = pd.DataFrame({name: out[name] for name in aggregations})
+    frame.index = keys[frame.index.to_numpy()] if len(frame) else pd.Index([], dtype=float)
+    return frame
 
 
 def _bureau_balance_per_credit(balance: pd.DataFrame) -> pd.DataFrame:
@@ -105,47 +127,45 @@ def _bureau_balance_per_credit(balance: pd.DataFrame) -> pd.DataFrame:
     level = _lookup(balance["STATUS"], {str(k): float(k) for k in range(6)})
     known = level.notna() | _is(balance["STATUS"], "C").astype(bool)
     late = (level > 0).astype(float)
-    parts = pd.DataFrame(
+    parts = {
+        BUREAU_ID: balance[BUREAU_ID],
+        "known": known.astype(float),
+        "late": late,
+        "recent_late": late * (balance["MONTHS_BALANCE"] >= RECENT_MONTHS),
+        "closed": _is(balance["STATUS"], "C"),
+        "level": level,
+    }
+    return _aggregate(
+        parts,
+        BUREAU_ID,
         {
-            BUREAU_ID: balance[BUREAU_ID],
-            "months": 1.0,
-            "known": known.astype(float),
-            "late": late,
-            "recent_late": late * (balance["MONTHS_BALANCE"] >= RECENT_MONTHS),
-            "closed": _is(balance["STATUS"], "C"),
-            "level": level,
-        }
-    )
-    return parts.groupby(BUREAU_ID, sort=False).agg(
-        months=("months", "sum"),
-        known=("known", "sum"),
-        late=("late", "sum"),
-        recent_late=("recent_late", "sum"),
-        closed=("closed", "sum"),
-        worst=("level", "max"),
+            "months": ("known", "size"),
+            "known": ("known", "sum"),
+            "late": ("late", "sum"),
+            "recent_late": ("recent_late", "sum"),
+            "closed": ("closed", "sum"),
+            "worst": ("level", "max"),
+        },
     )
 
 
-def _bureau(bureau: pd.DataFrame, balance: pd.DataFrame) -> tuple[pd.DataFrame, Aggregations]:
+def _bureau(bureau: pd.DataFrame, balance: pd.DataFrame) -> tuple[Columns, Aggregations]:
     active = _is(bureau["CREDIT_ACTIVE"], "Active")
     debt = bureau["AMT_CREDIT_SUM_DEBT"]
     per_credit = _bureau_balance_per_credit(balance).reindex(bureau[BUREAU_ID].to_numpy())
-    frame = pd.DataFrame(
-        {
-            ID_COLUMN: bureau[ID_COLUMN],
-            "active": active,
-            "closed": _is(bureau["CREDIT_ACTIVE"], "Closed"),
-            "card": _is(bureau["CREDIT_TYPE"], "Credit card"),
-            "recent": _flag(bureau["DAYS_CREDIT"] > RECENT_DAYS),
-            "overdue": _flag(bureau["AMT_CREDIT_SUM_OVERDUE"] > 0),
-            "debt_ratio": _ratio(debt, bureau["AMT_CREDIT_SUM"]),
-            "active_debt": debt * active,
-            "active_annuity": bureau["AMT_ANNUITY"] * active,
-            **{f"bb_{c}": per_credit[c].to_numpy() for c in per_credit.columns},
-            "bb_has": per_credit["months"].notna().to_numpy().astype(float),
-        },
-        index=bureau.index,
-    )
+    frame: Columns = {
+        ID_COLUMN: bureau[ID_COLUMN],
+        "active": active,
+        "closed": _is(bureau["CREDIT_ACTIVE"], "Closed"),
+        "card": _is(bureau["CREDIT_TYPE"], "Credit card"),
+        "recent": _flag(bureau["DAYS_CREDIT"] > RECENT_DAYS),
+        "overdue": _flag(bureau["AMT_CREDIT_SUM_OVERDUE"] > 0),
+        "debt_ratio": _ratio(debt, bureau["AMT_CREDIT_SUM"]),
+        "active_debt": debt * active,
+        "active_annuity": bureau["AMT_ANNUITY"] * active,
+        **{f"bb_{c}": per_credit[c].to_numpy() for c in per_credit.columns},
+        "bb_has": per_credit["months"].notna().to_numpy().astype(float),
+    }
     for column in (
         "DAYS_CREDIT",
         "DAYS_CREDIT_ENDDATE",
@@ -209,31 +229,28 @@ def _bureau(bureau: pd.DataFrame, balance: pd.DataFrame) -> tuple[pd.DataFrame, 
     return frame, aggregations
 
 
-def _previous(previous: pd.DataFrame) -> tuple[pd.DataFrame, Aggregations]:
+def _previous(previous: pd.DataFrame) -> tuple[Columns, Aggregations]:
     status, kind = previous["NAME_CONTRACT_STATUS"], previous["NAME_CONTRACT_TYPE"]
     refused = _is(status, "Refused")
     recent = _flag(previous["DAYS_DECISION"] > RECENT_DAYS)
     dates = ("DAYS_FIRST_DUE", "DAYS_LAST_DUE_1ST_VERSION", "DAYS_LAST_DUE", "DAYS_TERMINATION")
-    frame = pd.DataFrame(
-        {
-            ID_COLUMN: previous[ID_COLUMN],
-            "approved": _is(status, "Approved"),
-            "refused": refused,
-            "canceled": _is(status, "Canceled"),
-            "recent": recent,
-            "recent_refused": recent * refused,
-            "cash": _is(kind, "Cash loans"),
-            "consumer": _is(kind, "Consumer loans"),
-            "revolving": _is(kind, "Revolving loans"),
-            "high_yield": _is(previous["NAME_YIELD_GROUP"], "high"),
-            "new_client": _is(previous["NAME_CLIENT_TYPE"], "New"),
-            "asked_given": _ratio(previous["AMT_APPLICATION"], previous["AMT_CREDIT"]),
-            "annuity_credit": _ratio(previous["AMT_ANNUITY"], previous["AMT_CREDIT"]),
-            "refused_amount": previous["AMT_APPLICATION"].where(refused == 1),
-            **{c: previous[c].mask(previous[c] == SENTINEL_DAYS) for c in dates},
-        },
-        index=previous.index,
-    )
+    frame: Columns = {
+        ID_COLUMN: previous[ID_COLUMN],
+        "approved": _is(status, "Approved"),
+        "refused": refused,
+        "canceled": _is(status, "Canceled"),
+        "recent": recent,
+        "recent_refused": recent * refused,
+        "cash": _is(kind, "Cash loans"),
+        "consumer": _is(kind, "Consumer loans"),
+        "revolving": _is(kind, "Revolving loans"),
+        "high_yield": _is(previous["NAME_YIELD_GROUP"], "high"),
+        "new_client": _is(previous["NAME_CLIENT_TYPE"], "New"),
+        "asked_given": _ratio(previous["AMT_APPLICATION"], previous["AMT_CREDIT"]),
+        "annuity_credit": _ratio(previous["AMT_ANNUITY"], previous["AMT_CREDIT"]),
+        "refused_amount": previous["AMT_APPLICATION"].where(refused == 1),
+        **{c: previous[c].mask(previous[c] == SENTINEL_DAYS) for c in dates},
+    }
     for column in (
         "AMT_ANNUITY",
         "AMT_APPLICATION",
@@ -288,27 +305,24 @@ def _previous(previous: pd.DataFrame) -> tuple[pd.DataFrame, Aggregations]:
     return frame, aggregations
 
 
-def _pos_cash(pos: pd.DataFrame) -> tuple[pd.DataFrame, Aggregations]:
+def _pos_cash(pos: pd.DataFrame) -> tuple[Columns, Aggregations]:
     late = _flag(pos["SK_DPD"] > 0)
     recent = _flag(pos["MONTHS_BALANCE"] >= RECENT_MONTHS)
-    frame = pd.DataFrame(
-        {
-            ID_COLUMN: pos[ID_COLUMN],
-            PREV_ID: pos[PREV_ID],
-            "late": late,
-            "late_def": _flag(pos["SK_DPD_DEF"] > 0),
-            "recent_late": late * recent,
-            "recent": recent,
-            "recent_dpd": pos["SK_DPD"].where(recent == 1),
-            "completed": _is(pos["NAME_CONTRACT_STATUS"], "Completed"),
-            "MONTHS_BALANCE": pos["MONTHS_BALANCE"],
-            "SK_DPD": pos["SK_DPD"],
-            "SK_DPD_DEF": pos["SK_DPD_DEF"],
-            "CNT_INSTALMENT": pos["CNT_INSTALMENT"],
-            "CNT_INSTALMENT_FUTURE": pos["CNT_INSTALMENT_FUTURE"],
-        },
-        index=pos.index,
-    )
+    frame: Columns = {
+        ID_COLUMN: pos[ID_COLUMN],
+        PREV_ID: pos[PREV_ID],
+        "late": late,
+        "late_def": _flag(pos["SK_DPD_DEF"] > 0),
+        "recent_late": late * recent,
+        "recent": recent,
+        "recent_dpd": pos["SK_DPD"].where(recent == 1),
+        "completed": _is(pos["NAME_CONTRACT_STATUS"], "Completed"),
+        "MONTHS_BALANCE": pos["MONTHS_BALANCE"],
+        "SK_DPD": pos["SK_DPD"],
+        "SK_DPD_DEF": pos["SK_DPD_DEF"],
+        "CNT_INSTALMENT": pos["CNT_INSTALMENT"],
+        "CNT_INSTALMENT_FUTURE": pos["CNT_INSTALMENT_FUTURE"],
+    }
     aggregations: Aggregations = {
         "POS_MONTHS_COUNT": ("late", "size"),
         "POS_LOANS_COUNT": (PREV_ID, "nunique"),
@@ -330,26 +344,23 @@ def _pos_cash(pos: pd.DataFrame) -> tuple[pd.DataFrame, Aggregations]:
     return frame, aggregations
 
 
-def _credit_card(cards: pd.DataFrame) -> tuple[pd.DataFrame, Aggregations]:
+def _credit_card(cards: pd.DataFrame) -> tuple[Columns, Aggregations]:
     limit = cards["AMT_CREDIT_LIMIT_ACTUAL"]
     utilisation = _ratio(cards["AMT_BALANCE"], limit)
     minimum = cards["AMT_INST_MIN_REGULARITY"]
     late = _flag(cards["SK_DPD"] > 0)
     recent = cards["MONTHS_BALANCE"] >= RECENT_MONTHS
-    frame = pd.DataFrame(
-        {
-            ID_COLUMN: cards[ID_COLUMN],
-            PREV_ID: cards[PREV_ID],
-            "utilisation": utilisation,
-            "recent_utilisation": utilisation.where(recent),
-            "paid_minimum": _ratio(cards["AMT_PAYMENT_TOTAL_CURRENT"], minimum),
-            "missed_minimum": _flag(cards["AMT_PAYMENT_TOTAL_CURRENT"] < minimum),
-            "late": late,
-            "recent_late": late * recent,
-            "drawings_limit": _ratio(cards["AMT_DRAWINGS_CURRENT"], limit),
-        },
-        index=cards.index,
-    )
+    frame: Columns = {
+        ID_COLUMN: cards[ID_COLUMN],
+        PREV_ID: cards[PREV_ID],
+        "utilisation": utilisation,
+        "recent_utilisation": utilisation.where(recent),
+        "paid_minimum": _ratio(cards["AMT_PAYMENT_TOTAL_CURRENT"], minimum),
+        "missed_minimum": _flag(cards["AMT_PAYMENT_TOTAL_CURRENT"] < minimum),
+        "late": late,
+        "recent_late": late * recent,
+        "drawings_limit": _ratio(cards["AMT_DRAWINGS_CURRENT"], limit),
+    }
     for column in (
         "AMT_BALANCE",
         "AMT_CREDIT_LIMIT_ACTUAL",
@@ -394,7 +405,7 @@ def _credit_card(cards: pd.DataFrame) -> tuple[pd.DataFrame, Aggregations]:
     return frame, aggregations
 
 
-def _instalments(instalments: pd.DataFrame) -> tuple[pd.DataFrame, Aggregations]:
+def _instalments(instalments: pd.DataFrame) -> tuple[Columns, Aggregations]:
     due, paid_on = instalments["DAYS_INSTALMENT"], instalments["DAYS_ENTRY_PAYMENT"]
     owed, paid = instalments["AMT_INSTALMENT"], instalments["AMT_PAYMENT"]
     delay = paid_on - due  # > 0: paid late
@@ -402,30 +413,27 @@ def _instalments(instalments: pd.DataFrame) -> tuple[pd.DataFrame, Aggregations]
     late = _flag(delay > 0).where(delay.notna())
     short = _flag(shortfall > 1).where(shortfall.notna())  # 1 unit: rounding is not a shortfall
     recent = _flag(due >= RECENT_DAYS)
-    frame = pd.DataFrame(
-        {
-            ID_COLUMN: instalments[ID_COLUMN],
-            PREV_ID: instalments[PREV_ID],
-            "delay": delay,
-            "days_late": delay.clip(lower=0),
-            "late": late,
-            "late_count": late.fillna(0),
-            "short": short,
-            "short_count": short.fillna(0),
-            "shortfall": shortfall,
-            "paid_owed": _ratio(paid, owed),
-            "unpaid": _flag(paid_on.isna()),
-            "recent": recent,
-            "recent_late": late.where(recent == 1),
-            "recent_short": short.where(recent == 1),
-            "recent_delay": delay.where(recent == 1),
-            "AMT_INSTALMENT": owed,
-            "AMT_PAYMENT": paid,
-            "NUM_INSTALMENT_NUMBER": instalments["NUM_INSTALMENT_NUMBER"],
-            "NUM_INSTALMENT_VERSION": instalments["NUM_INSTALMENT_VERSION"],
-        },
-        index=instalments.index,
-    )
+    frame: Columns = {
+        ID_COLUMN: instalments[ID_COLUMN],
+        PREV_ID: instalments[PREV_ID],
+        "delay": delay,
+        "days_late": delay.clip(lower=0),
+        "late": late,
+        "late_count": late.fillna(0),
+        "short": short,
+        "short_count": short.fillna(0),
+        "shortfall": shortfall,
+        "paid_owed": _ratio(paid, owed),
+        "unpaid": _flag(paid_on.isna()),
+        "recent": recent,
+        "recent_late": late.where(recent == 1),
+        "recent_short": short.where(recent == 1),
+        "recent_delay": delay.where(recent == 1),
+        "AMT_INSTALMENT": owed,
+        "AMT_PAYMENT": paid,
+        "NUM_INSTALMENT_NUMBER": instalments["NUM_INSTALMENT_NUMBER"],
+        "NUM_INSTALMENT_VERSION": instalments["NUM_INSTALMENT_VERSION"],
+    }
     aggregations: Aggregations = {
         "INST_COUNT": ("late", "size"),
         "INST_LOANS_COUNT": (PREV_ID, "nunique"),
@@ -468,9 +476,10 @@ def _table(histories: Histories | None, name: str) -> pd.DataFrame:
     return _numeric(histories[name], name)
 
 
-def _per_client(frame: pd.DataFrame, aggregations: Aggregations, ids: np.ndarray) -> pd.DataFrame:
-    grouped = frame.groupby(ID_COLUMN, sort=False).agg(**aggregations)
-    out = grouped.reindex(ids)  # clients without rows: NaN, counts set to 0 below
+def _per_client(frame: Columns, aggregations: Aggregations, ids: np.ndarray) -> pd.DataFrame:
+    out = _aggregate(frame, ID_COLUMN, aggregations).reindex(
+        ids
+    )  # clients without rows: NaN, counts set to 0 below
     counts = [c for c in out.columns if c.endswith(COUNT_SUFFIX)]
     out[counts] = out[counts].fillna(0.0)
     return out.astype(float)

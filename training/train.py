@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import json
 import logging
+import resource
 import tempfile
 import time
 from pathlib import Path
 
 import lightgbm as lgb
 import matplotlib.pyplot as plt
-import mlflow
 import numpy as np
 import pandas as pd
 import typer
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
+import mlflow
 from credit_scoring.calibration import sigmoid
 from credit_scoring.cost import CostMatrix, best_threshold
 from credit_scoring.features import build_features, categorical_features
@@ -38,14 +39,22 @@ SHAP_ROWS = 1000
 
 
 class Clock:
-    """Progress lines with the time each step took (long steps at full scale take minutes)."""
+    """Progress lines with the time each step took and the process's peak memory so far
+    (long steps at full scale take minutes and gigabytes)."""
 
     def __init__(self) -> None:
         self.start = self.last = time.perf_counter()
 
     def step(self, message: str, *args: object) -> None:
         now = time.perf_counter()
-        log.info(f"[%6.0fs +%5.0fs] {message}", now - self.start, now - self.last, *args)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # KiB -> GiB
+        log.info(
+            f"[%6.0fs +%5.0fs peak %4.1f GiB] {message}",
+            now - self.start,
+            now - self.last,
+            peak,
+            *args,
+        )
         self.last = now
 
 
@@ -220,6 +229,7 @@ def main(
             metrics["bayes_brier"] = float(np.mean((bayes - y_test) ** 2))
 
         reference, reference_histories = _reference(dataset, train_idx, seed)
+        clock.step("reference sample: %d clients with their history rows", len(reference))
         scorer = Scorer(
             booster,
             choice.threshold,
