@@ -10,7 +10,10 @@ ROWS   ?= 50000
 TRIALS ?= 4
 PORT   ?= 3000
 
-.PHONY: help install data train promote serve run test lint format lock build clean
+FULL_ROWS ?= 307511
+FULL_TRIALS ?= 4
+
+.PHONY: help install data train train-full promote serve run test lint format lock build clean bench-features
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -30,7 +33,16 @@ data: install  ## generate the synthetic data set (ROWS, cached)
 train: install  ## train LightGBM with a cost-driven search, logged to MLflow
 	$(PY) -m training.train --rows $(ROWS) --trials $(TRIALS)
 
-promote: install  ## import the best MLflow run into the BentoML model store
+train-full: install  ## Home Credit scale: 307,511 clients, all tables; time and peak memory in logs/
+	@mkdir -p logs
+	/usr/bin/time -v $(PY) -m training.generate --rows $(FULL_ROWS) 2>&1 | tee logs/generate-$(FULL_ROWS).log
+	/usr/bin/time -v $(PY) -m training.train --source synthetic --rows $(FULL_ROWS) --trials $(FULL_TRIALS) \
+		2>&1 | tee logs/train-$(FULL_ROWS).log
+
+bench-features: install  ## time and peak memory of generation and feature building (ROWS)
+	$(PY) benchmarks/features.py --rows $(ROWS)
+
+promote: install  ## import the MLflow champion into the BentoML model store
 	$(PY) -m training.promote
 
 serve: install  ## serve the promoted model on http://127.0.0.1:$(PORT)

@@ -1,18 +1,42 @@
-"""Raw applications -> model matrix. The one feature function, used by training and serving.
+"""Raw applications (+ their history rows) -> model matrix. The one feature function, used by
+training and serving.
 
 The matrix is all float64 (categories as their index in the schema's category list), so the
 service can score a batch with one ``booster.predict`` on a NumPy array and training and
 serving agree on every code by construction.
+
+History tables (Kaggle names and columns, see ``credit_scoring.tables``) are aggregated per
+client with one ``groupby`` each, so a client's features depend on that client's rows only: the
+same values whether computed in a training batch of 300,000 or alone at serving time. A client
+with no rows in a table gets counts 0 and statistics NaN, in training and serving alike.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
 from credit_scoring.schema import DAYS_EMPLOYED_PENSIONER, InputSchema
+from credit_scoring.tables import (
+    BUREAU,
+    BUREAU_BALANCE,
+    BUREAU_ID,
+    CREDIT_CARD,
+    ID_COLUMN,
+    INSTALMENTS,
+    POS_CASH,
+    PREV_ID,
+    PREVIOUS,
+    history_tables,
+)
 
 EXT_SOURCES = ["EXT_SOURCE_1", "EXT_SOURCE_2", "EXT_SOURCE_3"]
+COUNT_SUFFIX = "_COUNT"  # history features that are 0, not NaN, for a client without rows
+RECENT_DAYS, RECENT_MONTHS = -365, -12  # "recent" = the year before the application
+SENTINEL_DAYS = 365243  # previous_application's "no date"
+Histories = Mapping[str, pd.DataFrame]
 
 
 def _ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
@@ -44,11 +68,482 @@ def _engineered(raw: pd.DataFrame) -> dict[str, pd.Series]:
     return out
 
 
-def build_features(applications: pd.DataFrame, schema: InputSchema) -> pd.DataFrame:
+def _flag(condition: pd.Series) -> pd.Series:
+    return condition.astype(float)
+
+
+def _lookup(values: pd.Series, mapping: dict[str, float]) -> pd.Series:
+    """Map labels to numbers; on a ``category`` column through its codes (27M rows, fast)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        table = np.array([mapping.get(str(c), np.nan) for c in values.cat.categories] + [np.nan])
+        return pd.Series(table[values.cat.codes.to_numpy()], index=values.index)
+    return values.map(mapping).astype(float)
+
+
+def _is(values: pd.Series, *labels: str) -> pd.Series:
+    return _lookup(values, dict.fromkeys(labels, 1.0)).fillna(0.0)
+
+
+def _numeric(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The table with every listed column present and numbers as numbers (JSON may send
+    objects); a no-op, without a copy, on typed training tables."""
+    spec = history_tables()[name]
+    missing = [c for c in spec.columns if c not in frame]
+    if missing:
+        frame = frame.assign(**dict.fromkeys(missing, np.nan))
+    for column in spec.columns:
+        if spec.dtype(column) != "category" and frame[column].dtype == object:
+            frame = frame.assign(**{column: pd.to_numeric(frame[column], errors="coerce")})
+    return frame
+
+
+Aggregations = dict[str, tuple[str, str]]  # output name -> (input column, pandas function)
+Columns = dict[str, pd.Series | np.ndarray]
+
+
+def _aggregate(columns: Columns, key: str, aggregations: Aggregations) -> pd.DataFrame:
+    """Group by ``key`` one input column at a time: no wide copy of a 13M-row table is made
+    (a DataFrame of all derived columns would be), and each group sums its rows in their
+    order, so a client's values do not depend on the other clients in the table."""
+    codes, keys = pd.factorize(np.asarray(columns[key]), sort=False)
+    present = codes >= 0  # rows without a key belong to nobody
+    codes = codes[present]
+    by_input: dict[str, list[tuple[str, str]]] = {}
+    for output, (column, function) in aggregations.items():
+        by_input.setdefault(column, []).append((output, function))
+    out: dict[str, pd.Series] = {}
+    for column, pairs in by_input.items():
+        values = pd.Series(np.asarray(columns[column])[present])
+        grouped = values.groupby(codes, sort=False)
+        for output, function in pairs:
+            out[output] = grouped.agg(function)
+    frame = pd.DataFrame({name: out[name] for name in aggregations})
+    frame.index = keys[frame.index.to_numpy()] if len(frame) else pd.Index([], dtype=float)
+    return frame
+
+
+def _bureau_balance_per_credit(balance: pd.DataFrame) -> pd.DataFrame:
+    """Monthly statuses -> one row per bureau credit (months, late months, worst status)."""
+    level = _lookup(balance["STATUS"], {str(k): float(k) for k in range(6)})
+    known = level.notna() | _is(balance["STATUS"], "C").astype(bool)
+    late = (level > 0).astype(float)
+    parts = {
+        BUREAU_ID: balance[BUREAU_ID],
+        "known": known.astype(float),
+        "late": late,
+        "recent_late": late * (balance["MONTHS_BALANCE"] >= RECENT_MONTHS),
+        "closed": _is(balance["STATUS"], "C"),
+        "level": level,
+    }
+    return _aggregate(
+        parts,
+        BUREAU_ID,
+        {
+            "months": ("known", "size"),
+            "known": ("known", "sum"),
+            "late": ("late", "sum"),
+            "recent_late": ("recent_late", "sum"),
+            "closed": ("closed", "sum"),
+            "worst": ("level", "max"),
+        },
+    )
+
+
+def _bureau(bureau: pd.DataFrame, balance: pd.DataFrame) -> tuple[Columns, Aggregations]:
+    active = _is(bureau["CREDIT_ACTIVE"], "Active")
+    debt = bureau["AMT_CREDIT_SUM_DEBT"]
+    per_credit = _bureau_balance_per_credit(balance).reindex(bureau[BUREAU_ID].to_numpy())
+    frame: Columns = {
+        ID_COLUMN: bureau[ID_COLUMN],
+        "active": active,
+        "closed": _is(bureau["CREDIT_ACTIVE"], "Closed"),
+        "card": _is(bureau["CREDIT_TYPE"], "Credit card"),
+        "recent": _flag(bureau["DAYS_CREDIT"] > RECENT_DAYS),
+        "overdue": _flag(bureau["AMT_CREDIT_SUM_OVERDUE"] > 0),
+        "debt_ratio": _ratio(debt, bureau["AMT_CREDIT_SUM"]),
+        "active_debt": debt * active,
+        "active_annuity": bureau["AMT_ANNUITY"] * active,
+        **{f"bb_{c}": per_credit[c].to_numpy() for c in per_credit.columns},
+        "bb_has": per_credit["months"].notna().to_numpy().astype(float),
+    }
+    for column in (
+        "DAYS_CREDIT",
+        "DAYS_CREDIT_ENDDATE",
+        "DAYS_ENDDATE_FACT",
+        "DAYS_CREDIT_UPDATE",
+        "CREDIT_DAY_OVERDUE",
+        "AMT_CREDIT_MAX_OVERDUE",
+        "CNT_CREDIT_PROLONG",
+        "AMT_CREDIT_SUM",
+        "AMT_CREDIT_SUM_DEBT",
+        "AMT_CREDIT_SUM_LIMIT",
+        "AMT_CREDIT_SUM_OVERDUE",
+        "AMT_ANNUITY",
+    ):
+        frame[column] = bureau[column]
+    aggregations: Aggregations = {
+        "BUREAU_COUNT": ("active", "size"),
+        "BUREAU_ACTIVE_COUNT": ("active", "sum"),
+        "BUREAU_CLOSED_COUNT": ("closed", "sum"),
+        "BUREAU_RECENT_COUNT": ("recent", "sum"),
+        "BUREAU_OVERDUE_COUNT": ("overdue", "sum"),
+        "BUREAU_ACTIVE_SHARE": ("active", "mean"),
+        "BUREAU_CARD_SHARE": ("card", "mean"),
+        "BUREAU_OVERDUE_SHARE": ("overdue", "mean"),
+        "BUREAU_DAYS_CREDIT_MEAN": ("DAYS_CREDIT", "mean"),
+        "BUREAU_DAYS_CREDIT_MIN": ("DAYS_CREDIT", "min"),
+        "BUREAU_DAYS_CREDIT_MAX": ("DAYS_CREDIT", "max"),
+        "BUREAU_DAYS_CREDIT_ENDDATE_MEAN": ("DAYS_CREDIT_ENDDATE", "mean"),
+        "BUREAU_DAYS_CREDIT_ENDDATE_MAX": ("DAYS_CREDIT_ENDDATE", "max"),
+        "BUREAU_DAYS_ENDDATE_FACT_MEAN": ("DAYS_ENDDATE_FACT", "mean"),
+        "BUREAU_DAYS_CREDIT_UPDATE_MEAN": ("DAYS_CREDIT_UPDATE", "mean"),
+        "BUREAU_CREDIT_DAY_OVERDUE_MAX": ("CREDIT_DAY_OVERDUE", "max"),
+        "BUREAU_CREDIT_DAY_OVERDUE_MEAN": ("CREDIT_DAY_OVERDUE", "mean"),
+        "BUREAU_AMT_CREDIT_MAX_OVERDUE_MAX": ("AMT_CREDIT_MAX_OVERDUE", "max"),
+        "BUREAU_AMT_CREDIT_MAX_OVERDUE_MEAN": ("AMT_CREDIT_MAX_OVERDUE", "mean"),
+        "BUREAU_CNT_CREDIT_PROLONG_SUM": ("CNT_CREDIT_PROLONG", "sum"),
+        "BUREAU_AMT_CREDIT_SUM_SUM": ("AMT_CREDIT_SUM", "sum"),
+        "BUREAU_AMT_CREDIT_SUM_MEAN": ("AMT_CREDIT_SUM", "mean"),
+        "BUREAU_AMT_CREDIT_SUM_MAX": ("AMT_CREDIT_SUM", "max"),
+        "BUREAU_AMT_CREDIT_SUM_DEBT_SUM": ("AMT_CREDIT_SUM_DEBT", "sum"),
+        "BUREAU_AMT_CREDIT_SUM_DEBT_MEAN": ("AMT_CREDIT_SUM_DEBT", "mean"),
+        "BUREAU_AMT_CREDIT_SUM_DEBT_MAX": ("AMT_CREDIT_SUM_DEBT", "max"),
+        "BUREAU_AMT_CREDIT_SUM_LIMIT_SUM": ("AMT_CREDIT_SUM_LIMIT", "sum"),
+        "BUREAU_AMT_CREDIT_SUM_OVERDUE_SUM": ("AMT_CREDIT_SUM_OVERDUE", "sum"),
+        "BUREAU_AMT_CREDIT_SUM_OVERDUE_MAX": ("AMT_CREDIT_SUM_OVERDUE", "max"),
+        "BUREAU_AMT_ANNUITY_MEAN": ("AMT_ANNUITY", "mean"),
+        "BUREAU_DEBT_RATIO_MEAN": ("debt_ratio", "mean"),
+        "BUREAU_DEBT_RATIO_MAX": ("debt_ratio", "max"),
+        "BUREAU_ACTIVE_DEBT_SUM": ("active_debt", "sum"),
+        "BUREAU_ACTIVE_ANNUITY_SUM": ("active_annuity", "sum"),
+        # bureau_balance, linked through SK_ID_BUREAU
+        "BB_CREDITS_COUNT": ("bb_has", "sum"),
+        "BB_MONTHS_COUNT": ("bb_months", "sum"),
+        "BB_LATE_MONTHS_COUNT": ("bb_late", "sum"),
+        "BB_RECENT_LATE_MONTHS_COUNT": ("bb_recent_late", "sum"),
+        "BB_KNOWN_MONTHS_COUNT": ("bb_known", "sum"),
+        "BB_CLOSED_MONTHS_COUNT": ("bb_closed", "sum"),
+        "BB_WORST_STATUS_MAX": ("bb_worst", "max"),
+        "BB_MONTHS_MEAN": ("bb_months", "mean"),
+    }
+    return frame, aggregations
+
+
+def _previous(previous: pd.DataFrame) -> tuple[Columns, Aggregations]:
+    status, kind = previous["NAME_CONTRACT_STATUS"], previous["NAME_CONTRACT_TYPE"]
+    refused = _is(status, "Refused")
+    recent = _flag(previous["DAYS_DECISION"] > RECENT_DAYS)
+    dates = ("DAYS_FIRST_DUE", "DAYS_LAST_DUE_1ST_VERSION", "DAYS_LAST_DUE", "DAYS_TERMINATION")
+    frame: Columns = {
+        ID_COLUMN: previous[ID_COLUMN],
+        "approved": _is(status, "Approved"),
+        "refused": refused,
+        "canceled": _is(status, "Canceled"),
+        "recent": recent,
+        "recent_refused": recent * refused,
+        "cash": _is(kind, "Cash loans"),
+        "consumer": _is(kind, "Consumer loans"),
+        "revolving": _is(kind, "Revolving loans"),
+        "high_yield": _is(previous["NAME_YIELD_GROUP"], "high"),
+        "new_client": _is(previous["NAME_CLIENT_TYPE"], "New"),
+        "asked_given": _ratio(previous["AMT_APPLICATION"], previous["AMT_CREDIT"]),
+        "annuity_credit": _ratio(previous["AMT_ANNUITY"], previous["AMT_CREDIT"]),
+        "refused_amount": previous["AMT_APPLICATION"].where(refused == 1),
+        **{c: previous[c].mask(previous[c] == SENTINEL_DAYS) for c in dates},
+    }
+    for column in (
+        "AMT_ANNUITY",
+        "AMT_APPLICATION",
+        "AMT_CREDIT",
+        "AMT_DOWN_PAYMENT",
+        "RATE_DOWN_PAYMENT",
+        "DAYS_DECISION",
+        "CNT_PAYMENT",
+        "HOUR_APPR_PROCESS_START",
+        "NFLAG_INSURED_ON_APPROVAL",
+    ):
+        frame[column] = previous[column]
+    aggregations: Aggregations = {
+        "PREV_COUNT": ("approved", "size"),
+        "PREV_APPROVED_COUNT": ("approved", "sum"),
+        "PREV_REFUSED_COUNT": ("refused", "sum"),
+        "PREV_CANCELED_COUNT": ("canceled", "sum"),
+        "PREV_RECENT_COUNT": ("recent", "sum"),
+        "PREV_RECENT_REFUSED_COUNT": ("recent_refused", "sum"),
+        "PREV_APPROVED_SHARE": ("approved", "mean"),
+        "PREV_REFUSED_SHARE": ("refused", "mean"),
+        "PREV_CASH_SHARE": ("cash", "mean"),
+        "PREV_CONSUMER_SHARE": ("consumer", "mean"),
+        "PREV_REVOLVING_SHARE": ("revolving", "mean"),
+        "PREV_HIGH_YIELD_SHARE": ("high_yield", "mean"),
+        "PREV_NEW_CLIENT_SHARE": ("new_client", "mean"),
+        "PREV_ASKED_GIVEN_MEAN": ("asked_given", "mean"),
+        "PREV_ASKED_GIVEN_MAX": ("asked_given", "max"),
+        "PREV_ANNUITY_CREDIT_MEAN": ("annuity_credit", "mean"),
+        "PREV_REFUSED_AMOUNT_MEAN": ("refused_amount", "mean"),
+        "PREV_AMT_ANNUITY_MEAN": ("AMT_ANNUITY", "mean"),
+        "PREV_AMT_ANNUITY_MAX": ("AMT_ANNUITY", "max"),
+        "PREV_AMT_APPLICATION_MEAN": ("AMT_APPLICATION", "mean"),
+        "PREV_AMT_APPLICATION_MAX": ("AMT_APPLICATION", "max"),
+        "PREV_AMT_CREDIT_MEAN": ("AMT_CREDIT", "mean"),
+        "PREV_AMT_CREDIT_MAX": ("AMT_CREDIT", "max"),
+        "PREV_AMT_CREDIT_SUM": ("AMT_CREDIT", "sum"),
+        "PREV_AMT_DOWN_PAYMENT_MEAN": ("AMT_DOWN_PAYMENT", "mean"),
+        "PREV_RATE_DOWN_PAYMENT_MEAN": ("RATE_DOWN_PAYMENT", "mean"),
+        "PREV_DAYS_DECISION_MEAN": ("DAYS_DECISION", "mean"),
+        "PREV_DAYS_DECISION_MAX": ("DAYS_DECISION", "max"),
+        "PREV_DAYS_DECISION_MIN": ("DAYS_DECISION", "min"),
+        "PREV_CNT_PAYMENT_MEAN": ("CNT_PAYMENT", "mean"),
+        "PREV_CNT_PAYMENT_SUM": ("CNT_PAYMENT", "sum"),
+        "PREV_HOUR_MEAN": ("HOUR_APPR_PROCESS_START", "mean"),
+        "PREV_INSURED_SHARE": ("NFLAG_INSURED_ON_APPROVAL", "mean"),
+        "PREV_DAYS_FIRST_DUE_MEAN": ("DAYS_FIRST_DUE", "mean"),
+        "PREV_DAYS_LAST_DUE_1ST_VERSION_MAX": ("DAYS_LAST_DUE_1ST_VERSION", "max"),
+        "PREV_DAYS_LAST_DUE_MEAN": ("DAYS_LAST_DUE", "mean"),
+        "PREV_DAYS_TERMINATION_MAX": ("DAYS_TERMINATION", "max"),
+    }
+    return frame, aggregations
+
+
+def _pos_cash(pos: pd.DataFrame) -> tuple[Columns, Aggregations]:
+    late = _flag(pos["SK_DPD"] > 0)
+    recent = _flag(pos["MONTHS_BALANCE"] >= RECENT_MONTHS)
+    frame: Columns = {
+        ID_COLUMN: pos[ID_COLUMN],
+        PREV_ID: pos[PREV_ID],
+        "late": late,
+        "late_def": _flag(pos["SK_DPD_DEF"] > 0),
+        "recent_late": late * recent,
+        "recent": recent,
+        "recent_dpd": pos["SK_DPD"].where(recent == 1),
+        "completed": _is(pos["NAME_CONTRACT_STATUS"], "Completed"),
+        "MONTHS_BALANCE": pos["MONTHS_BALANCE"],
+        "SK_DPD": pos["SK_DPD"],
+        "SK_DPD_DEF": pos["SK_DPD_DEF"],
+        "CNT_INSTALMENT": pos["CNT_INSTALMENT"],
+        "CNT_INSTALMENT_FUTURE": pos["CNT_INSTALMENT_FUTURE"],
+    }
+    aggregations: Aggregations = {
+        "POS_MONTHS_COUNT": ("late", "size"),
+        "POS_LOANS_COUNT": (PREV_ID, "nunique"),
+        "POS_LATE_MONTHS_COUNT": ("late", "sum"),
+        "POS_RECENT_MONTHS_COUNT": ("recent", "sum"),
+        "POS_RECENT_LATE_MONTHS_COUNT": ("recent_late", "sum"),
+        "POS_LATE_SHARE": ("late", "mean"),
+        "POS_LATE_DEF_SHARE": ("late_def", "mean"),
+        "POS_COMPLETED_SHARE": ("completed", "mean"),
+        "POS_MONTHS_BALANCE_MIN": ("MONTHS_BALANCE", "min"),
+        "POS_MONTHS_BALANCE_MAX": ("MONTHS_BALANCE", "max"),
+        "POS_SK_DPD_MAX": ("SK_DPD", "max"),
+        "POS_SK_DPD_MEAN": ("SK_DPD", "mean"),
+        "POS_SK_DPD_DEF_MAX": ("SK_DPD_DEF", "max"),
+        "POS_RECENT_DPD_MAX": ("recent_dpd", "max"),
+        "POS_CNT_INSTALMENT_MEAN": ("CNT_INSTALMENT", "mean"),
+        "POS_CNT_INSTALMENT_FUTURE_MEAN": ("CNT_INSTALMENT_FUTURE", "mean"),
+    }
+    return frame, aggregations
+
+
+def _credit_card(cards: pd.DataFrame) -> tuple[Columns, Aggregations]:
+    limit = cards["AMT_CREDIT_LIMIT_ACTUAL"]
+    utilisation = _ratio(cards["AMT_BALANCE"], limit)
+    minimum = cards["AMT_INST_MIN_REGULARITY"]
+    late = _flag(cards["SK_DPD"] > 0)
+    recent = cards["MONTHS_BALANCE"] >= RECENT_MONTHS
+    frame: Columns = {
+        ID_COLUMN: cards[ID_COLUMN],
+        PREV_ID: cards[PREV_ID],
+        "utilisation": utilisation,
+        "recent_utilisation": utilisation.where(recent),
+        "paid_minimum": _ratio(cards["AMT_PAYMENT_TOTAL_CURRENT"], minimum),
+        "missed_minimum": _flag(cards["AMT_PAYMENT_TOTAL_CURRENT"] < minimum),
+        "late": late,
+        "recent_late": late * recent,
+        "drawings_limit": _ratio(cards["AMT_DRAWINGS_CURRENT"], limit),
+    }
+    for column in (
+        "AMT_BALANCE",
+        "AMT_CREDIT_LIMIT_ACTUAL",
+        "AMT_DRAWINGS_CURRENT",
+        "AMT_DRAWINGS_ATM_CURRENT",
+        "AMT_INST_MIN_REGULARITY",
+        "AMT_PAYMENT_TOTAL_CURRENT",
+        "AMT_TOTAL_RECEIVABLE",
+        "CNT_DRAWINGS_CURRENT",
+        "CNT_INSTALMENT_MATURE_CUM",
+        "SK_DPD",
+    ):
+        frame[column] = cards[column]
+    aggregations: Aggregations = {
+        "CC_MONTHS_COUNT": ("late", "size"),
+        "CC_CARDS_COUNT": (PREV_ID, "nunique"),
+        "CC_LATE_MONTHS_COUNT": ("late", "sum"),
+        "CC_RECENT_LATE_MONTHS_COUNT": ("recent_late", "sum"),
+        "CC_LATE_SHARE": ("late", "mean"),
+        "CC_MISSED_MINIMUM_SHARE": ("missed_minimum", "mean"),
+        "CC_UTILISATION_MEAN": ("utilisation", "mean"),
+        "CC_UTILISATION_MAX": ("utilisation", "max"),
+        "CC_RECENT_UTILISATION_MEAN": ("recent_utilisation", "mean"),
+        "CC_PAID_MINIMUM_MEAN": ("paid_minimum", "mean"),
+        "CC_PAID_MINIMUM_MIN": ("paid_minimum", "min"),
+        "CC_DRAWINGS_LIMIT_MEAN": ("drawings_limit", "mean"),
+        "CC_AMT_BALANCE_MEAN": ("AMT_BALANCE", "mean"),
+        "CC_AMT_BALANCE_MAX": ("AMT_BALANCE", "max"),
+        "CC_AMT_CREDIT_LIMIT_ACTUAL_MEAN": ("AMT_CREDIT_LIMIT_ACTUAL", "mean"),
+        "CC_AMT_CREDIT_LIMIT_ACTUAL_MAX": ("AMT_CREDIT_LIMIT_ACTUAL", "max"),
+        "CC_AMT_DRAWINGS_CURRENT_MEAN": ("AMT_DRAWINGS_CURRENT", "mean"),
+        "CC_AMT_DRAWINGS_CURRENT_SUM": ("AMT_DRAWINGS_CURRENT", "sum"),
+        "CC_AMT_DRAWINGS_ATM_CURRENT_MEAN": ("AMT_DRAWINGS_ATM_CURRENT", "mean"),
+        "CC_AMT_INST_MIN_REGULARITY_MEAN": ("AMT_INST_MIN_REGULARITY", "mean"),
+        "CC_AMT_PAYMENT_TOTAL_CURRENT_MEAN": ("AMT_PAYMENT_TOTAL_CURRENT", "mean"),
+        "CC_AMT_TOTAL_RECEIVABLE_MEAN": ("AMT_TOTAL_RECEIVABLE", "mean"),
+        "CC_CNT_DRAWINGS_CURRENT_MEAN": ("CNT_DRAWINGS_CURRENT", "mean"),
+        "CC_CNT_INSTALMENT_MATURE_CUM_MAX": ("CNT_INSTALMENT_MATURE_CUM", "max"),
+        "CC_SK_DPD_MAX": ("SK_DPD", "max"),
+        "CC_SK_DPD_MEAN": ("SK_DPD", "mean"),
+    }
+    return frame, aggregations
+
+
+def _instalments(instalments: pd.DataFrame) -> tuple[Columns, Aggregations]:
+    due, paid_on = instalments["DAYS_INSTALMENT"], instalments["DAYS_ENTRY_PAYMENT"]
+    owed, paid = instalments["AMT_INSTALMENT"], instalments["AMT_PAYMENT"]
+    delay = paid_on - due  # > 0: paid late
+    shortfall = owed - paid  # > 0: paid less than due
+    late = _flag(delay > 0).where(delay.notna())
+    short = _flag(shortfall > 1).where(shortfall.notna())  # 1 unit: rounding is not a shortfall
+    recent = _flag(due >= RECENT_DAYS)
+    frame: Columns = {
+        ID_COLUMN: instalments[ID_COLUMN],
+        PREV_ID: instalments[PREV_ID],
+        "delay": delay,
+        "days_late": delay.clip(lower=0),
+        "late": late,
+        "late_count": late.fillna(0),
+        "short": short,
+        "short_count": short.fillna(0),
+        "shortfall": shortfall,
+        "paid_owed": _ratio(paid, owed),
+        "unpaid": _flag(paid_on.isna()),
+        "recent": recent,
+        "recent_late": late.where(recent == 1),
+        "recent_short": short.where(recent == 1),
+        "recent_delay": delay.where(recent == 1),
+        "AMT_INSTALMENT": owed,
+        "AMT_PAYMENT": paid,
+        "NUM_INSTALMENT_NUMBER": instalments["NUM_INSTALMENT_NUMBER"],
+        "NUM_INSTALMENT_VERSION": instalments["NUM_INSTALMENT_VERSION"],
+    }
+    aggregations: Aggregations = {
+        "INST_COUNT": ("late", "size"),
+        "INST_LOANS_COUNT": (PREV_ID, "nunique"),
+        "INST_LATE_COUNT": ("late_count", "sum"),
+        "INST_SHORT_COUNT": ("short_count", "sum"),
+        "INST_UNPAID_COUNT": ("unpaid", "sum"),
+        "INST_RECENT_COUNT": ("recent", "sum"),
+        "INST_LATE_SHARE": ("late", "mean"),
+        "INST_SHORT_SHARE": ("short", "mean"),
+        "INST_RECENT_LATE_SHARE": ("recent_late", "mean"),
+        "INST_RECENT_SHORT_SHARE": ("recent_short", "mean"),
+        "INST_DELAY_MEAN": ("delay", "mean"),
+        "INST_DELAY_MAX": ("delay", "max"),
+        "INST_DELAY_MIN": ("delay", "min"),
+        "INST_DELAY_STD": ("delay", "std"),
+        "INST_RECENT_DELAY_MEAN": ("recent_delay", "mean"),
+        "INST_RECENT_DELAY_MAX": ("recent_delay", "max"),
+        "INST_DAYS_LATE_MEAN": ("days_late", "mean"),
+        "INST_DAYS_LATE_SUM": ("days_late", "sum"),
+        "INST_SHORTFALL_MEAN": ("shortfall", "mean"),
+        "INST_SHORTFALL_MAX": ("shortfall", "max"),
+        "INST_SHORTFALL_SUM": ("shortfall", "sum"),
+        "INST_PAID_OWED_MEAN": ("paid_owed", "mean"),
+        "INST_PAID_OWED_MIN": ("paid_owed", "min"),
+        "INST_AMT_INSTALMENT_MEAN": ("AMT_INSTALMENT", "mean"),
+        "INST_AMT_INSTALMENT_MAX": ("AMT_INSTALMENT", "max"),
+        "INST_AMT_PAYMENT_MEAN": ("AMT_PAYMENT", "mean"),
+        "INST_AMT_PAYMENT_SUM": ("AMT_PAYMENT", "sum"),
+        "INST_NUMBER_MAX": ("NUM_INSTALMENT_NUMBER", "max"),
+        "INST_VERSION_MAX": ("NUM_INSTALMENT_VERSION", "max"),
+    }
+    return frame, aggregations
+
+
+def _table(histories: Histories | None, name: str) -> pd.DataFrame:
+    """The given table (columns completed, numbers typed), or no rows: every client then
+    gets the values of a client without history."""
+    if histories is None or histories.get(name) is None:
+        return history_tables()[name].empty()
+    return _numeric(histories[name], name)
+
+
+def _per_client(frame: Columns, aggregations: Aggregations, ids: np.ndarray) -> pd.DataFrame:
+    out = _aggregate(frame, ID_COLUMN, aggregations).reindex(
+        ids
+    )  # clients without rows: NaN, counts set to 0 below
+    counts = [c for c in out.columns if c.endswith(COUNT_SUFFIX)]
+    out[counts] = out[counts].fillna(0.0)
+    return out.astype(float)
+
+
+def history_features(
+    applications: pd.DataFrame, histories: Histories | None = None
+) -> pd.DataFrame:
+    """Per-client aggregates of the six history tables, one row per application.
+
+    Each table is fetched once and released before the next, so a lazy mapping (one that
+    reads a Parquet file on access) keeps a single table in memory.
+    """
+    ids = (
+        pd.to_numeric(applications[ID_COLUMN], errors="coerce").to_numpy(float)
+        if ID_COLUMN in applications
+        else np.full(len(applications), np.nan)
+    )
+    blocks = [
+        _per_client(*_bureau(_table(histories, BUREAU), _table(histories, BUREAU_BALANCE)), ids),
+        _per_client(*_previous(_table(histories, PREVIOUS)), ids),
+        _per_client(*_pos_cash(_table(histories, POS_CASH)), ids),
+        _per_client(*_credit_card(_table(histories, CREDIT_CARD)), ids),
+        _per_client(*_instalments(_table(histories, INSTALMENTS)), ids),
+    ]
+    features = pd.concat(blocks, axis=1)
+    features.index = applications.index
+    # Shares of bureau months, from the summed counts (a share of shares would weigh credits).
+    features["BB_LATE_SHARE"] = _ratio(
+        features["BB_LATE_MONTHS_COUNT"], features["BB_KNOWN_MONTHS_COUNT"]
+    )
+    features["BB_CLOSED_SHARE"] = _ratio(
+        features["BB_CLOSED_MONTHS_COUNT"], features["BB_MONTHS_COUNT"]
+    )
+    return features
+
+
+def _cross_features(numeric: pd.DataFrame, history: pd.DataFrame) -> dict[str, pd.Series]:
+    """History amounts relative to this application's income, credit and annuity."""
+    income, credit = numeric["AMT_INCOME_TOTAL"], numeric["AMT_CREDIT"]
+    annuity = numeric["AMT_ANNUITY"]
+    return {
+        "BUREAU_DEBT_INCOME_RATIO": _ratio(history["BUREAU_ACTIVE_DEBT_SUM"], income),
+        "BUREAU_DEBT_CREDIT_RATIO": _ratio(history["BUREAU_ACTIVE_DEBT_SUM"], credit),
+        "BUREAU_ANNUITY_INCOME_RATIO": _ratio(history["BUREAU_ACTIVE_ANNUITY_SUM"], income),
+        "PREV_ANNUITY_RATIO": _ratio(history["PREV_AMT_ANNUITY_MEAN"], annuity),
+        "PREV_CREDIT_RATIO": _ratio(history["PREV_AMT_CREDIT_MEAN"], credit),
+        "INST_INSTALMENT_INCOME_RATIO": _ratio(history["INST_AMT_INSTALMENT_MEAN"], income),
+        "CC_BALANCE_INCOME_RATIO": _ratio(history["CC_AMT_BALANCE_MEAN"], income),
+        "TOTAL_ANNUITY_INCOME_RATIO": _ratio(
+            annuity + history["BUREAU_ACTIVE_ANNUITY_SUM"].fillna(0), income
+        ),
+    }
+
+
+def build_features(
+    applications: pd.DataFrame, schema: InputSchema, histories: Histories | None = None
+) -> pd.DataFrame:
     """One row of model features per application, columns in ``feature_names(schema)`` order.
 
     Fields absent from ``applications`` count as missing; columns outside the schema (id,
-    target) are ignored.
+    target) are ignored except ``SK_ID_CURR``, which links the rows of ``histories`` (table
+    name -> DataFrame with the Kaggle columns; bureau_balance through ``SK_ID_BUREAU``).
+    Without histories, or for a client without rows, history counts are 0 and statistics NaN.
     """
     raw = applications.reindex(columns=schema.names)
     columns: dict[str, pd.Series] = {}
@@ -66,7 +561,9 @@ def build_features(applications: pd.DataFrame, schema: InputSchema) -> pd.DataFr
         numeric["DAYS_EMPLOYED_ANOMALY"] = pensioner.astype(float)
         numeric["DAYS_EMPLOYED"] = numeric["DAYS_EMPLOYED"].mask(pensioner)
     engineered = pd.DataFrame(_engineered(numeric), index=raw.index)
-    features = pd.concat([numeric, engineered], axis=1).astype(float)
+    history = history_features(applications, histories)
+    cross = pd.DataFrame(_cross_features(numeric, history), index=raw.index)
+    features = pd.concat([numeric, engineered, history, cross], axis=1).astype(float)
     return features.replace([np.inf, -np.inf], np.nan)
 
 

@@ -1,7 +1,9 @@
 """The scorer: model + decision threshold + input schema + explainer, as one plain object.
 
 It is saved as a folder of plain files (LightGBM text model, JSON, Parquet), which is what the
-BentoML model store holds; the service needs nothing else from disk.
+BentoML model store holds; the service needs nothing else from disk. The calibration (raw
+log-odds -> reported probability) is plain JSON in ``scorer.json``; the reference clients'
+history rows are ``reference_<table>.parquet`` files.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from credit_scoring.calibration import Calibration
 from credit_scoring.cost import CostMatrix
-from credit_scoring.features import build_features
+from credit_scoring.features import Histories, build_features
 from credit_scoring.schema import InputSchema
+from credit_scoring.tables import BUREAU, BUREAU_BALANCE, BUREAU_ID, HISTORY_TABLES, ID_COLUMN
 
 Decision = Literal["granted", "refused"]
 MODEL_FILE, SCHEMA_FILE, META_FILE, REFERENCE_FILE = (
@@ -27,6 +31,7 @@ MODEL_FILE, SCHEMA_FILE, META_FILE, REFERENCE_FILE = (
     "scorer.json",
     "reference.parquet",
 )
+REFERENCE_TABLE_FILE = "reference_{}.parquet"
 
 
 class ModelBundleError(RuntimeError):
@@ -35,7 +40,7 @@ class ModelBundleError(RuntimeError):
 
 @dataclass
 class Explanation:
-    probability: np.ndarray  # (n,)
+    probability: np.ndarray  # (n,), calibrated
     contributions: np.ndarray  # (n, n_features), log-odds
     base_value: np.ndarray  # (n,), log-odds: contributions.sum(1) + base_value = raw score
     features: pd.DataFrame  # the model's input rows
@@ -49,24 +54,68 @@ class Scorer:
     costs: CostMatrix = field(default_factory=CostMatrix)
     metadata: dict[str, Any] = field(default_factory=dict)  # run id, metrics, data fingerprint
     reference: pd.DataFrame | None = None  # raw training rows (with target) for drift and UI
+    calibration: Calibration = field(default_factory=Calibration)  # raw log-odds -> probability
+    # The reference clients' rows in the history tables (table name -> rows), for drift
+    # reports and for scoring a reference client by id.
+    reference_histories: dict[str, pd.DataFrame] | None = None
 
     @property
     def feature_names(self) -> list[str]:
         return self.booster.feature_name()
 
-    def features(self, applications: pd.DataFrame) -> pd.DataFrame:
-        return build_features(applications, self.schema)[self.feature_names]
+    def features(
+        self, applications: pd.DataFrame, histories: Histories | None = None
+    ) -> pd.DataFrame:
+        return build_features(applications, self.schema, histories)[self.feature_names]
 
-    def predict_proba(self, applications: pd.DataFrame) -> np.ndarray:
-        return self.booster.predict(self.features(applications).to_numpy())
+    def raw_score(
+        self, applications: pd.DataFrame, histories: Histories | None = None
+    ) -> np.ndarray:
+        """The model's log-odds of default, before calibration."""
+        features = self.features(applications, histories).to_numpy()
+        return self.booster.predict(features, raw_score=True)
 
-    def explain(self, applications: pd.DataFrame) -> Explanation:
-        """Exact TreeSHAP contributions (LightGBM's own ``pred_contrib``) for a whole batch."""
-        features = self.features(applications)
+    def predict_proba(
+        self, applications: pd.DataFrame, histories: Histories | None = None
+    ) -> np.ndarray:
+        """Calibrated probability of default; ``histories`` as in ``build_features``."""
+        return self.calibration.apply(self.raw_score(applications, histories))
+
+    def explain(
+        self, applications: pd.DataFrame, histories: Histories | None = None
+    ) -> Explanation:
+        """Exact TreeSHAP contributions (LightGBM's own ``pred_contrib``) for a whole batch.
+
+        Contributions and base value add up to the raw log-odds; the probability is the
+        calibrated one, as in ``predict_proba``.
+        """
+        features = self.features(applications, histories)
         contrib = self.booster.predict(features.to_numpy(), pred_contrib=True)
         contributions, base = contrib[:, :-1], contrib[:, -1]
         raw_score = contrib.sum(axis=1)
-        return Explanation(1 / (1 + np.exp(-raw_score)), contributions, base, features)
+        return Explanation(self.calibration.apply(raw_score), contributions, base, features)
+
+    def reference_rows(self, client_ids: list[int]) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+        """Reference clients' applications (in the order asked, without the target) and their
+        history rows, ready to score by id. Raises KeyError naming the unknown ids."""
+        if self.reference is None:
+            raise KeyError("this model was promoted without a reference sample")
+        sample = self.reference.drop(columns=[self.schema.target_column], errors="ignore")
+        sample = sample.set_index(self.schema.id_column, drop=False)
+        unknown = [i for i in client_ids if i not in sample.index]
+        if unknown:
+            raise KeyError(f"client ids not in the reference sample: {unknown[:10]}")
+        applications = sample.loc[client_ids].reset_index(drop=True)
+        histories: dict[str, pd.DataFrame] = {}
+        for name, table in (self.reference_histories or {}).items():
+            if name != BUREAU_BALANCE:
+                histories[name] = table[table[ID_COLUMN].isin(client_ids)]
+        if BUREAU in histories and BUREAU_BALANCE in (self.reference_histories or {}):
+            balance = self.reference_histories[BUREAU_BALANCE]
+            histories[BUREAU_BALANCE] = balance[
+                balance[BUREAU_ID].isin(histories[BUREAU][BUREAU_ID])
+            ]
+        return applications, histories
 
     def readable_value(self, feature: str, value: float) -> float | str | None:
         """A model input as a credit officer reads it: category codes back to their labels."""
@@ -99,7 +148,8 @@ class Scorer:
         """Mean |SHAP contribution| per feature over the reference sample, largest first."""
         if self.reference is None:
             return {}
-        mean = np.abs(self.explain(self.reference).contributions).mean(axis=0)
+        explanation = self.explain(self.reference, self.reference_histories)
+        mean = np.abs(explanation.contributions).mean(axis=0)
         return {self.feature_names[j]: float(mean[j]) for j in np.argsort(-mean, kind="stable")}
 
     def decide(self, probability: np.ndarray) -> list[Decision]:
@@ -112,11 +162,14 @@ class Scorer:
         meta = {
             "threshold": self.threshold,
             "costs": {"fn_cost": self.costs.fn_cost, "fp_cost": self.costs.fp_cost},
+            "calibration": self.calibration.to_dict(),
             **self.metadata,
         }
         (folder / META_FILE).write_text(json.dumps(meta, indent=1, default=str), "utf-8")
         if self.reference is not None:
             self.reference.to_parquet(folder / REFERENCE_FILE, index=False)
+        for name, table in (self.reference_histories or {}).items():
+            table.to_parquet(folder / REFERENCE_TABLE_FILE.format(name), index=False)
 
     @classmethod
     def load(cls, folder: Path) -> Scorer:
@@ -126,13 +179,17 @@ class Scorer:
             raise ModelBundleError(f"model folder {folder} lacks {', '.join(missing)}")
         meta = json.loads((folder / META_FILE).read_text("utf-8"))
         reference_path = folder / REFERENCE_FILE
+        tables = {n: folder / REFERENCE_TABLE_FILE.format(n) for n in HISTORY_TABLES}
+        reference_histories = {n: _read_parquet(p) for n, p in tables.items() if p.is_file()}
         return cls(
             booster=lgb.Booster(model_file=str(folder / MODEL_FILE)),
             threshold=float(meta.pop("threshold")),
             schema=InputSchema.from_json((folder / SCHEMA_FILE).read_text("utf-8")),
             costs=CostMatrix(**meta.pop("costs")),
+            calibration=Calibration.from_dict(meta.pop("calibration", None)),
             metadata=meta,
             reference=_read_parquet(reference_path) if reference_path.is_file() else None,
+            reference_histories=reference_histories or None,
         )
 
 
@@ -141,19 +198,3 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     ("terminate called without an active exception", apache/arrow#34314); reading by path
     with pyarrow itself did not (0 of 40)."""
     return pq.read_table(str(path)).to_pandas()
-
-
-def reference_applications(scorer: Scorer, client_ids: list[int]) -> pd.DataFrame:
-    """The raw rows of clients in the reference sample shipped with the model (no target).
-
-    Raises KeyError naming the ids that are not in the sample.
-    """
-    if scorer.reference is None:
-        raise KeyError("this model was promoted without a reference sample")
-    id_column = scorer.schema.id_column
-    sample = scorer.reference.drop(columns=[scorer.schema.target_column], errors="ignore")
-    sample = sample.set_index(id_column, drop=False)
-    unknown = [i for i in client_ids if i not in sample.index]
-    if unknown:
-        raise KeyError(f"client ids not in the reference sample: {unknown[:10]}")
-    return sample.loc[client_ids].reset_index(drop=True)

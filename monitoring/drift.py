@@ -269,7 +269,7 @@ def run(
         read_log(log_path), fields, scorer.schema.names, tag, since, until
     )
     reference = scorer.reference.reindex(columns=fields)
-    reference[PREDICTION] = scorer.predict_proba(scorer.reference)
+    reference[PREDICTION] = scorer.predict_proba(scorer.reference, scorer.reference_histories)
     for frame in (reference, current):
         # The pensioner sentinel (365243) would stretch PSI's equal-width bins so far that all
         # real employment durations share one bin: compare the durations of the employed.

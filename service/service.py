@@ -20,9 +20,10 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from credit_scoring.features import Histories
 from credit_scoring.request_log import LoggedScore, RequestLog
 from credit_scoring.schema import InputSchema
-from credit_scoring.scorer import REFERENCE_FILE, SCHEMA_FILE, Scorer, reference_applications
+from credit_scoring.scorer import REFERENCE_FILE, SCHEMA_FILE, Scorer
 from credit_scoring.settings import get_settings
 from service import bentoml_fixes
 from service.auth import BearerTokenMiddleware
@@ -129,14 +130,19 @@ class CreditScoring:
         return self.ready
 
     def _answer(
-        self, frame: pd.DataFrame, ids: list[int | None], endpoint: str, reasons: bool
+        self,
+        frame: pd.DataFrame,
+        ids: list[int | None],
+        endpoint: str,
+        reasons: bool,
+        histories: Histories | None = None,
     ) -> list[Prediction]:
         started = time.perf_counter()
         if reasons:
-            explanation = self.scorer.explain(frame)
+            explanation = self.scorer.explain(frame, histories)
             probability = explanation.probability
         else:
-            probability = self.scorer.predict_proba(frame)
+            probability = self.scorer.predict_proba(frame, histories)
         decisions = self.scorer.decide(probability)
         model = Prediction if reasons else Score
         answers = [
@@ -212,10 +218,14 @@ class CreditScoring:
         return self._explanations(_frame(applications), _ids(applications), "explain")
 
     def _explanations(
-        self, frame: pd.DataFrame, ids: list[int | None], endpoint: str
+        self,
+        frame: pd.DataFrame,
+        ids: list[int | None],
+        endpoint: str,
+        histories: Histories | None = None,
     ) -> list[Explanation]:
         started = time.perf_counter()
-        explanation = self.scorer.explain(frame)
+        explanation = self.scorer.explain(frame, histories)
         answers = [
             Explanation(
                 SK_ID_CURR=ids[i],
@@ -232,16 +242,18 @@ class CreditScoring:
     @bentoml.api
     def predict_client(self, client_ids: ClientIds) -> list[Prediction]:
         """Score clients of the reference sample shipped with the model, by SK_ID_CURR."""
-        return self._answer(self._reference_rows(client_ids), client_ids, "predict_client", True)
+        applications, histories = self._reference_rows(client_ids)
+        return self._answer(applications, client_ids, "predict_client", True, histories)
 
     @bentoml.api
     def explain_client(self, client_ids: ClientIds) -> list[Explanation]:
         """Every feature's contribution for clients of the reference sample, by SK_ID_CURR."""
-        return self._explanations(self._reference_rows(client_ids), client_ids, "explain_client")
+        applications, histories = self._reference_rows(client_ids)
+        return self._explanations(applications, client_ids, "explain_client", histories)
 
-    def _reference_rows(self, client_ids: list[int]) -> pd.DataFrame:
+    def _reference_rows(self, client_ids: list[int]) -> tuple[pd.DataFrame, Histories]:
         try:
-            return reference_applications(self.scorer, client_ids)
+            return self.scorer.reference_rows(client_ids)
         except KeyError as error:
             raise bentoml.exceptions.NotFound(str(error.args[0])) from error
 

@@ -1,15 +1,20 @@
-"""The training table: the real Kaggle file when present, otherwise seeded synthetic data.
+"""The training tables: the real Kaggle files when present, otherwise seeded synthetic data.
 
-Real data: ``<data_dir>/source/application_train.csv``. Synthetic data is cached under
-``<data_dir>/generated/<rows>-<seed>/`` with the true default probability of every client
-kept apart from the table (the model never sees it; training reports the Bayes AUC from it).
+Real data: ``<data_dir>/source/application_train.csv`` and, each optional, the six history
+tables under their Kaggle names (``bureau.csv``, ``bureau_balance.csv``, ...). Synthetic data
+is cached under ``<data_dir>/generated/<rows>-<seed>/`` as Parquet, with the true default
+probability of every client kept apart from the tables (the model never sees it; training
+reports the Bayes AUC from it). History tables are read lazily, one at a time, so a full-scale
+run holds one of them in memory at once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -17,6 +22,7 @@ import pandas as pd
 
 from credit_scoring.reference import ID_COLUMN, TARGET_COLUMN
 from credit_scoring.settings import Settings
+from credit_scoring.tables import BUREAU, BUREAU_BALANCE, BUREAU_ID, HISTORY_TABLES
 from training import synthetic
 
 Source = Literal["auto", "real", "synthetic"]
@@ -27,11 +33,71 @@ class DataError(ValueError):
     """The training data cannot be used as it is; the message says why and where."""
 
 
+class TableFiles(Mapping[str, pd.DataFrame]):
+    """History tables by name, each read from its file when asked for (and not kept)."""
+
+    def __init__(self, paths: dict[str, Path]) -> None:
+        self.paths = paths
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        path = self.paths[name]
+        if path.suffix == ".parquet":
+            return pd.read_parquet(path)
+        try:
+            return pd.read_csv(path)
+        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as error:
+            raise DataError(f"{path}: cannot be parsed as CSV ({error})") from error
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.paths)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def rows_of(self, client_ids: pd.Series) -> dict[str, pd.DataFrame]:
+        """Every table's rows for these clients (bureau_balance through their bureau ids)."""
+        wanted = set(client_ids.tolist())
+        out: dict[str, pd.DataFrame] = {}
+        for name in self.paths:
+            if name == BUREAU_BALANCE:
+                continue
+            table = self[name]
+            out[name] = table[table[ID_COLUMN].isin(wanted)].reset_index(drop=True)
+        if BUREAU_BALANCE in self.paths:
+            credits = set(out[BUREAU][BUREAU_ID].tolist()) if BUREAU in out else set()
+            balance = self[BUREAU_BALANCE]
+            out[BUREAU_BALANCE] = balance[balance[BUREAU_ID].isin(credits)].reset_index(drop=True)
+        return out
+
+
 @dataclass
 class Dataset:
     applications: pd.DataFrame
-    source: str  # "real: <path>" or "synthetic: <rows> rows, seed <seed>"
+    source: str  # "real: <folder>" or "synthetic: <rows> rows, seed <seed>"
     true_probability: pd.Series | None = None  # synthetic data only
+    histories: TableFiles = field(default_factory=lambda: TableFiles({}))
+
+    def fingerprint(self) -> dict[str, object]:
+        """Row counts and a hash of every file read: which data a model was trained on."""
+        digest = hashlib.sha256(
+            pd.util.hash_pandas_object(self.applications, index=False).to_numpy().tobytes()
+        )
+        rows = {"application_train": len(self.applications)}
+        for name, path in sorted(self.histories.paths.items()):
+            with path.open("rb") as handle:
+                for block in iter(lambda h=handle: h.read(1 << 24), b""):
+                    digest.update(block)
+            rows[name] = _row_count(path)
+        return {"rows": rows, "sha256_16": digest.hexdigest()[:16], "source": self.source}
+
+
+def _row_count(path: Path) -> int:
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    with path.open("rb") as handle:
+        return sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 24), b"")) - 1
 
 
 def _check(table: pd.DataFrame, origin: Path) -> pd.DataFrame:
@@ -48,34 +114,49 @@ def _check(table: pd.DataFrame, origin: Path) -> pd.DataFrame:
 
 
 def read_real(path: Path) -> Dataset:
+    """The application file, and every history table found beside it (each optional)."""
     try:
         table = pd.read_csv(path)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as error:
         raise DataError(f"{path}: cannot be parsed as CSV ({error})") from error
-    return Dataset(_check(table, path), source=f"real: {path}")
+    found = {n: path.parent / f"{n}.csv" for n in HISTORY_TABLES}
+    histories = TableFiles({n: p for n, p in found.items() if p.is_file()})
+    return Dataset(_check(table, path), source=f"real: {path}", histories=histories)
+
+
+def _write_atomically(frame: pd.DataFrame, path: Path) -> None:
+    # Temporary name, then rename: an interrupted run never leaves a half-written file.
+    partial = path.with_suffix(".partial")
+    frame.to_parquet(partial, index=False)
+    os.replace(partial, path)
 
 
 def load_synthetic(folder: Path, rows: int, seed: int) -> Dataset:
     """Generate once per (rows, seed); later calls read the cached files."""
     target = folder / f"{rows}-{seed}"
     table_path, risk_path = target / "application_train.parquet", target / "true_risk.parquet"
-    if not (table_path.is_file() and risk_path.is_file()):
-        data = synthetic.generate(rows, seed)
+    paths = {name: target / f"{name}.parquet" for name in HISTORY_TABLES}
+    manifest = target / "manifest.json"
+    if not manifest.is_file():  # written last: its presence means every file is complete
         target.mkdir(parents=True, exist_ok=True)
-        # Write to temporary names, then rename: an interrupted run never leaves a half file.
-        for frame, path in (
-            (data.applications, table_path),
-            (data.true_probability.to_frame(), risk_path),
-        ):
-            partial = path.with_suffix(".partial")
-            frame.to_parquet(partial, index=False)
-            os.replace(partial, path)
-        (target / "manifest.json").write_text(
-            json.dumps({"rows": rows, "seed": seed, "bayes_auc": data.bayes_auc}, indent=1)
+        counts: dict[str, int] = {}
+
+        def write(name: str, frame: pd.DataFrame) -> None:
+            _write_atomically(frame, paths[name])
+            counts[name] = len(frame)
+
+        data = synthetic.generate(rows, seed, sink=write)  # one history table in memory at once
+        _write_atomically(data.applications, table_path)
+        _write_atomically(data.true_probability.to_frame(), risk_path)
+        manifest.write_text(
+            json.dumps(
+                {"rows": rows, "seed": seed, "bayes_auc": data.bayes_auc, "table_rows": counts},
+                indent=1,
+            )
         )
     table = pd.read_parquet(table_path)
     risk = pd.read_parquet(risk_path)["probability"]
-    return Dataset(table, f"synthetic: {rows} rows, seed {seed}", risk)
+    return Dataset(table, f"synthetic: {rows} rows, seed {seed}", risk, TableFiles(paths))
 
 
 def load_dataset(settings: Settings, source: Source, rows: int, seed: int) -> Dataset:

@@ -1,7 +1,8 @@
-"""Promote: the best MLflow run by business cost -> the BentoML model store.
+"""Promote: the MLflow registry's ``champion`` version -> the BentoML model store.
 
-The run's ``scorer`` artifact (LightGBM model, threshold, input schema, reference sample,
-metrics) is copied as it is into a new BentoML model version, labelled with its run id.
+The champion's run holds a ``scorer`` artifact (LightGBM model, threshold, calibration, input
+schema, reference sample and its history rows, metrics), copied as it is into a new BentoML
+model version labelled with its run id. ``--run-id`` promotes another run instead.
 """
 
 from __future__ import annotations
@@ -16,28 +17,24 @@ import typer
 
 from credit_scoring.scorer import Scorer
 from credit_scoring.settings import get_settings
-from training.tracking import CANDIDATE_TAG, SCORER_ARTIFACT, use_experiment
+from training.registry import champion_run_id
+from training.tracking import SCORER_ARTIFACT, use_experiment
 
 log = logging.getLogger("promote")
 app = typer.Typer(add_completion=False, help=__doc__)
-RANKING = ["metrics.test_cost_per_client ASC", "metrics.test_roc_auc DESC"]
 
 
 def best_run_id() -> str:
+    """The run of the registered model version aliased ``champion``."""
     settings = get_settings()
-    experiment_id = use_experiment(settings)
-    runs = mlflow.search_runs(
-        [experiment_id],
-        filter_string=f"tags.{CANDIDATE_TAG} = 'true' and attributes.status = 'FINISHED'",
-        order_by=RANKING,
-        max_results=1,
-    )
-    if runs.empty:
+    use_experiment(settings)
+    run_id = champion_run_id(settings)
+    if run_id is None:
         raise typer.BadParameter(
-            f"no finished training run in experiment {settings.experiment_name!r} at "
+            f"no finished training run registered as {settings.model_name}@champion at "
             f"{settings.mlflow_tracking_uri}: run `make train` first"
         )
-    return str(runs.iloc[0]["run_id"])
+    return run_id
 
 
 def promote(run_id: str) -> bentoml.Model:
@@ -66,7 +63,7 @@ def promote(run_id: str) -> bentoml.Model:
 def main(
     run_id: str = typer.Option(None, help="Promote this run instead of the best one"),
 ) -> None:
-    """Import the best run (lowest business cost on the hold-out set) into BentoML."""
+    """Import the champion (or the run given) into BentoML."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     get_settings()
     chosen = run_id or best_run_id()

@@ -27,8 +27,7 @@ def test_clients_and_scoring_by_id_match_predict(pipeline, service_url):
     chosen = ids[:3]
     by_id = post(service_url, "predict_client", {"client_ids": chosen})
     assert by_id.status_code == 200, by_id.text
-    rows = scorer.reference.set_index("SK_ID_CURR").loc[chosen].drop(columns="TARGET")
-    expected = scorer.predict_proba(rows.reset_index())
+    expected = scorer.predict_proba(*scorer.reference_rows(chosen))
     assert [a["SK_ID_CURR"] for a in by_id.json()] == chosen
     assert [a["probability"] for a in by_id.json()] == pytest.approx(list(expected), abs=1e-9)
 

@@ -114,7 +114,10 @@ def test_explain_contributions_add_up_to_the_raw_score(pipeline, service_url):
         assert len(answer["contributions"]) == len(scorer.feature_names)
         total = answer["base_value"] + sum(c["contribution"] for c in answer["contributions"])
         assert total == pytest.approx(score, abs=1e-6)
-        assert answer["probability"] == pytest.approx(1 / (1 + math.exp(-score)), abs=1e-9)
+        # The reported probability is the calibrated one (sigmoid of the raw score when the
+        # training run found no calibration that helps).
+        calibrated = scorer.calibration.apply(np.array([score]))[0]
+        assert answer["probability"] == pytest.approx(calibrated, abs=1e-9)
 
 
 def test_concurrent_requests_are_batched(pipeline, service_url):

@@ -13,7 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from credit_scoring.schema import InputSchema
-from credit_scoring.scorer import SCHEMA_FILE, Scorer, reference_applications
+from credit_scoring.scorer import SCHEMA_FILE, Scorer
 from tests.integration.conftest import Pipeline, free_port, serve
 from tests.integration.test_pipeline import applicants
 from ui.charts import waterfall_rows
@@ -61,7 +61,7 @@ def test_scoring_a_reference_client_shows_the_models_answer(
     monkeypatch, service_url, scorer, decision
 ):
     ids = ServiceClient(service_url).clients()[:200]
-    probabilities = scorer.predict_proba(reference_applications(scorer, ids))
+    probabilities = scorer.predict_proba(*scorer.reference_rows(ids))
     index = next(
         i for i, p in enumerate(probabilities) if (p >= scorer.threshold) == (decision == "refused")
     )

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from credit_scoring.settings import get_settings
+from credit_scoring.tables import HISTORY_TABLES, history_tables
 from training.data import DataError, load_dataset, load_synthetic, read_real
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,12 +57,28 @@ def test_real_file_is_preferred_when_present(tmp_path, monkeypatch):
 def test_synthetic_data_is_generated_once_and_reread(tmp_path):
     first = load_synthetic(tmp_path, rows=300, seed=5)
     files = sorted(p.name for p in (tmp_path / "300-5").iterdir())
-    assert files == ["application_train.parquet", "manifest.json", "true_risk.parquet"]
+    tables = sorted(f"{name}.parquet" for name in HISTORY_TABLES)
+    assert files == sorted(
+        ["application_train.parquet", "manifest.json", "true_risk.parquet", *tables]
+    )
     stamp = (tmp_path / "300-5" / "application_train.parquet").stat().st_mtime_ns
     second = load_synthetic(tmp_path, rows=300, seed=5)
     assert (tmp_path / "300-5" / "application_train.parquet").stat().st_mtime_ns == stamp
     pd.testing.assert_frame_equal(first.applications, second.applications)
     pd.testing.assert_series_equal(first.true_probability, second.true_probability)
+    for name in HISTORY_TABLES:  # read back with the types of the real files
+        table = second.histories[name]
+        assert list(table.columns) == list(history_tables()[name].columns), name
+
+
+def test_real_history_tables_are_optional_and_read_lazily(tmp_path):
+    write(tmp_path / "application_train.csv", "SK_ID_CURR,TARGET\n1,0\n2,1\n")
+    write(tmp_path / "bureau.csv", "SK_ID_CURR,SK_ID_BUREAU,CREDIT_ACTIVE\n1,10,Active\n")
+    dataset = read_real(tmp_path / "application_train.csv")
+    assert list(dataset.histories) == ["bureau"]  # the others are simply absent
+    assert dataset.histories["bureau"]["SK_ID_BUREAU"].tolist() == [10]
+    fingerprint = dataset.fingerprint()
+    assert fingerprint["rows"] == {"application_train": 2, "bureau": 1}
 
 
 def test_service_requirements_pin_the_locked_versions():

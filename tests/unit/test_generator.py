@@ -8,7 +8,9 @@ import pytest
 
 from credit_scoring.reference import application_columns
 from credit_scoring.schema import DAYS_EMPLOYED_PENSIONER
+from credit_scoring.tables import history_tables
 from training.synthetic import generate
+from training.synthetic_histories import HOME_CREDIT_CLIENTS, REAL_ROWS
 
 FACTS = {c.name: c for c in application_columns()}
 
@@ -74,3 +76,54 @@ def test_risk_is_driven_by_external_scores_first(applications, synthetic):
     young = -applications["DAYS_BIRTH"] / 365.25 < 30
     assert risk[young].mean() > risk[~young].mean()
     assert np.isfinite(risk).all() and ((risk > 0) & (risk < 1)).all()
+
+
+# --- the six history tables ---------------------------------------------------------------
+
+
+def test_history_tables_have_the_reference_columns_and_types(synthetic):
+    for name, spec in history_tables().items():
+        table = synthetic.histories[name]
+        assert list(table.columns) == list(spec.columns), name
+        for column in spec.columns:
+            kind = spec.dtype(column)
+            assert str(table[column].dtype) == kind, f"{name}.{column}"
+
+
+def test_history_row_counts_follow_the_real_tables(synthetic):
+    clients = len(synthetic.applications)
+    for name, real in REAL_ROWS.items():
+        expected = real * clients / HOME_CREDIT_CLIENTS
+        assert len(synthetic.histories[name]) == pytest.approx(expected, rel=0.05), name
+
+
+def test_history_keys_link_up(synthetic):
+    h = synthetic.histories
+    clients = set(synthetic.applications["SK_ID_CURR"])
+    for name in ("bureau", "previous_application", "POS_CASH_balance", "installments_payments"):
+        assert set(h[name]["SK_ID_CURR"]) <= clients, name
+    assert h["bureau"]["SK_ID_BUREAU"].is_unique
+    assert set(h["bureau_balance"]["SK_ID_BUREAU"]) <= set(h["bureau"]["SK_ID_BUREAU"])
+    for name in ("POS_CASH_balance", "credit_card_balance", "installments_payments"):
+        assert set(h[name]["SK_ID_PREV"]) <= set(h["previous_application"]["SK_ID_PREV"]), name
+    # several rows per client, most clients with some history, as in Home Credit
+    per_client = h["bureau"].groupby("SK_ID_CURR").size()
+    assert 0.8 < len(per_client) / len(clients) < 0.9 and per_client.mean() > 5
+
+
+def test_late_payments_and_refusals_raise_the_true_risk(synthetic):
+    h, risk = synthetic.histories, synthetic.true_probability
+    ids = synthetic.applications["SK_ID_CURR"]
+    ins = h["installments_payments"]
+    late = (ins["DAYS_ENTRY_PAYMENT"] > ins["DAYS_INSTALMENT"]).groupby(ins["SK_ID_CURR"]).mean()
+    late = ids.map(late)
+    assert risk[late > 0.2].mean() > 1.5 * risk[late < 0.05].mean()
+    prev = h["previous_application"]
+    refused = (prev["NAME_CONTRACT_STATUS"] == "Refused").groupby(prev["SK_ID_CURR"]).sum()
+    refused = ids.map(refused).fillna(0)
+    assert risk[refused >= 2].mean() > risk[refused == 0].mean()
+
+
+def test_generation_without_histories_keeps_the_application_only_world():
+    data = generate(2000, seed=3, histories=False)
+    assert data.histories == {} and 0.7 < data.bayes_auc < 0.85

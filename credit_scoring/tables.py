@@ -1,0 +1,301 @@
+"""The six history tables of Home Credit: columns, keys, types and categories, defined once.
+
+Column names come from the published description (``reference/hc_tables_columns.json``) with
+the two known differences of the real CSV files applied (the bureau key is ``SK_ID_BUREAU``;
+``previous_application`` has no ``NFLAG_MICRO_CASH``). Types and category lists are those of
+the real files. The generator writes these columns, the feature module reads them, and the
+service can type history inputs from them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+
+ID_COLUMN = "SK_ID_CURR"
+BUREAU_ID, PREV_ID = "SK_ID_BUREAU", "SK_ID_PREV"
+
+BUREAU, BUREAU_BALANCE, PREVIOUS = "bureau", "bureau_balance", "previous_application"
+POS_CASH, CREDIT_CARD, INSTALMENTS = (
+    "POS_CASH_balance",
+    "credit_card_balance",
+    "installments_payments",
+)
+HISTORY_TABLES = (BUREAU, BUREAU_BALANCE, PREVIOUS, POS_CASH, CREDIT_CARD, INSTALMENTS)
+
+_WEEKDAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
+CATEGORIES: dict[str, dict[str, tuple[str, ...]]] = {
+    BUREAU: {
+        "CREDIT_ACTIVE": ("Active", "Bad debt", "Closed", "Sold"),
+        "CREDIT_CURRENCY": ("currency 1", "currency 2", "currency 3", "currency 4"),
+        "CREDIT_TYPE": (
+            "Another type of loan",
+            "Car loan",
+            "Cash loan (non-earmarked)",
+            "Consumer credit",
+            "Credit card",
+            "Interbank credit",
+            "Loan for business development",
+            "Loan for purchase of shares (margin lending)",
+            "Loan for the purchase of equipment",
+            "Loan for working capital replenishment",
+            "Microloan",
+            "Mobile operator loan",
+            "Mortgage",
+            "Real estate loan",
+            "Unknown type of loan",
+        ),
+    },
+    BUREAU_BALANCE: {"STATUS": ("0", "1", "2", "3", "4", "5", "C", "X")},
+    PREVIOUS: {
+        "NAME_CONTRACT_TYPE": ("Cash loans", "Consumer loans", "Revolving loans", "XNA"),
+        "WEEKDAY_APPR_PROCESS_START": _WEEKDAYS,
+        "FLAG_LAST_APPL_PER_CONTRACT": ("N", "Y"),
+        "NAME_CASH_LOAN_PURPOSE": (
+            "Building a house or an annex",
+            "Business development",
+            "Buying a garage",
+            "Buying a holiday home / land",
+            "Buying a home",
+            "Buying a new car",
+            "Buying a used car",
+            "Car repairs",
+            "Education",
+            "Everyday expenses",
+            "Furniture",
+            "Gasification / water supply",
+            "Hobby",
+            "Journey",
+            "Medicine",
+            "Money for a third person",
+            "Other",
+            "Payments on other loans",
+            "Purchase of electronic equipment",
+            "Refusal to name the goal",
+            "Repairs",
+            "Urgent needs",
+            "Wedding / gift / holiday",
+            "XAP",
+            "XNA",
+        ),
+        "NAME_CONTRACT_STATUS": ("Approved", "Canceled", "Refused", "Unused offer"),
+        "NAME_PAYMENT_TYPE": (
+            "Cash through the bank",
+            "Cashless from the account of the employer",
+            "Non-cash from your account",
+            "XNA",
+        ),
+        "CODE_REJECT_REASON": (
+            "CLIENT",
+            "HC",
+            "LIMIT",
+            "SCO",
+            "SCOFR",
+            "SYSTEM",
+            "VERIF",
+            "XAP",
+            "XNA",
+        ),
+        "NAME_TYPE_SUITE": (
+            "Children",
+            "Family",
+            "Group of people",
+            "Other_A",
+            "Other_B",
+            "Spouse, partner",
+            "Unaccompanied",
+        ),
+        "NAME_CLIENT_TYPE": ("New", "Refreshed", "Repeater", "XNA"),
+        "NAME_GOODS_CATEGORY": (
+            "Additional Service",
+            "Animals",
+            "Audio/Video",
+            "Auto Accessories",
+            "Clothing and Accessories",
+            "Computers",
+            "Construction Materials",
+            "Consumer Electronics",
+            "Direct Sales",
+            "Education",
+            "Fitness",
+            "Furniture",
+            "Gardening",
+            "Homewares",
+            "House Construction",
+            "Insurance",
+            "Jewelry",
+            "Medical Supplies",
+            "Medicine",
+            "Mobile",
+            "Office Appliances",
+            "Other",
+            "Photo / Cinema Equipment",
+            "Sport and Leisure",
+            "Tourism",
+            "Vehicles",
+            "Weapon",
+            "XNA",
+        ),
+        "NAME_PORTFOLIO": ("Cards", "Cars", "Cash", "POS", "XNA"),
+        "NAME_PRODUCT_TYPE": ("XNA", "walk-in", "x-sell"),
+        "CHANNEL_TYPE": (
+            "AP+ (Cash loan)",
+            "Car dealer",
+            "Channel of corporate sales",
+            "Contact center",
+            "Country-wide",
+            "Credit and cash offices",
+            "Regional / Local",
+            "Stone",
+        ),
+        "NAME_SELLER_INDUSTRY": (
+            "Auto technology",
+            "Clothing",
+            "Connectivity",
+            "Construction",
+            "Consumer electronics",
+            "Furniture",
+            "Industry",
+            "Jewelry",
+            "MLM partners",
+            "Tourism",
+            "XNA",
+        ),
+        "NAME_YIELD_GROUP": ("XNA", "high", "low_action", "low_normal", "middle"),
+        "PRODUCT_COMBINATION": (
+            "Card Street",
+            "Card X-Sell",
+            "Cash",
+            "Cash Street: high",
+            "Cash Street: low",
+            "Cash Street: middle",
+            "Cash X-Sell: high",
+            "Cash X-Sell: low",
+            "Cash X-Sell: middle",
+            "POS household with interest",
+            "POS household without interest",
+            "POS industry with interest",
+            "POS industry without interest",
+            "POS mobile with interest",
+            "POS mobile without interest",
+            "POS other with interest",
+            "POS others without interest",
+        ),
+    },
+    POS_CASH: {
+        "NAME_CONTRACT_STATUS": (
+            "Active",
+            "Amortized debt",
+            "Approved",
+            "Canceled",
+            "Completed",
+            "Demand",
+            "Returned to the store",
+            "Signed",
+            "XNA",
+        )
+    },
+    CREDIT_CARD: {
+        "NAME_CONTRACT_STATUS": (
+            "Active",
+            "Approved",
+            "Completed",
+            "Demand",
+            "Refused",
+            "Sent proposal",
+            "Signed",
+        )
+    },
+    INSTALMENTS: {},
+}
+
+# Columns the real CSVs hold as integers (never missing); every other non-category is float.
+INTEGERS: dict[str, tuple[str, ...]] = {
+    BUREAU: (
+        ID_COLUMN,
+        BUREAU_ID,
+        "DAYS_CREDIT",
+        "CREDIT_DAY_OVERDUE",
+        "CNT_CREDIT_PROLONG",
+        "DAYS_CREDIT_UPDATE",
+    ),
+    BUREAU_BALANCE: (BUREAU_ID, "MONTHS_BALANCE"),
+    PREVIOUS: (
+        PREV_ID,
+        ID_COLUMN,
+        "HOUR_APPR_PROCESS_START",
+        "NFLAG_LAST_APPL_IN_DAY",
+        "DAYS_DECISION",
+        "SELLERPLACE_AREA",
+    ),
+    POS_CASH: (PREV_ID, ID_COLUMN, "MONTHS_BALANCE", "SK_DPD", "SK_DPD_DEF"),
+    CREDIT_CARD: (
+        PREV_ID,
+        ID_COLUMN,
+        "MONTHS_BALANCE",
+        "AMT_CREDIT_LIMIT_ACTUAL",
+        "CNT_DRAWINGS_CURRENT",
+        "SK_DPD",
+        "SK_DPD_DEF",
+    ),
+    INSTALMENTS: (PREV_ID, ID_COLUMN, "NUM_INSTALMENT_NUMBER"),
+}
+
+
+@dataclass(frozen=True)
+class HistoryTable:
+    name: str  # the Kaggle file stem, e.g. "bureau"
+    columns: tuple[str, ...]
+    categories: dict[str, tuple[str, ...]]
+    integers: tuple[str, ...]
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.name}.csv"
+
+    def dtype(self, column: str) -> str:
+        if column in self.categories:
+            return "category"
+        return "int64" if column in self.integers else "float64"
+
+    def empty(self) -> pd.DataFrame:
+        """A frame with no rows and the real column types: a client without history."""
+        return self.typed(pd.DataFrame({c: np.array([], dtype=object) for c in self.columns}))
+
+    def typed(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The table's columns in file order with their types (categories as ``category``)."""
+        out = {}
+        for column in self.columns:
+            values = frame[column] if column in frame else pd.Series(np.nan, index=frame.index)
+            kind = self.dtype(column)
+            if kind == "category":
+                out[column] = pd.Categorical(values, categories=list(self.categories[column]))
+            elif kind == "int64" and not values.isna().any():
+                out[column] = values.astype("int64")
+            else:
+                out[column] = pd.to_numeric(values, errors="coerce").astype("float64")
+        return pd.DataFrame(out, index=frame.index)
+
+
+def _published_columns() -> dict[str, list[str]]:
+    text = resources.files("credit_scoring").joinpath("reference/hc_tables_columns.json")
+    return json.loads(text.read_text(encoding="utf-8"))
+
+
+@cache
+def history_tables() -> dict[str, HistoryTable]:
+    published = _published_columns()
+    tables = {}
+    for name in HISTORY_TABLES:
+        columns = [c.strip() for c in published[f"{name}.csv"]]
+        # The description names the bureau key SK_BUREAU_ID; the real CSV header says
+        # SK_ID_BUREAU. NFLAG_MICRO_CASH is described but absent from the real file.
+        columns = [BUREAU_ID if c == "SK_BUREAU_ID" else c for c in columns]
+        columns = [c for c in columns if c != "NFLAG_MICRO_CASH"]
+        tables[name] = HistoryTable(name, tuple(columns), CATEGORIES[name], INTEGERS[name])
+    return tables
