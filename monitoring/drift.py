@@ -269,7 +269,9 @@ def run(
         read_log(log_path), fields, scorer.schema.names, tag, since, until
     )
     reference = scorer.reference.reindex(columns=fields)
-    reference[PREDICTION] = scorer.predict_proba(scorer.reference, scorer.reference_histories)
+    # Scored as the service scores a new application today: from its fields alone (requests
+    # carry no histories yet), so the comparison measures the applicants, not the input gap.
+    reference[PREDICTION] = scorer.predict_proba(scorer.reference)
     for frame in (reference, current):
         # The pensioner sentinel (365243) would stretch PSI's equal-width bins so far that all
         # real employment durations share one bin: compare the durations of the employed.
