@@ -16,11 +16,11 @@ from typing import Any, Literal
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from credit_scoring.calibration import Calibration
 from credit_scoring.cost import CostMatrix
 from credit_scoring.features import Histories, build_features
+from credit_scoring.parquet import read_parquet
 from credit_scoring.schema import InputSchema
 from credit_scoring.tables import BUREAU, BUREAU_BALANCE, BUREAU_ID, HISTORY_TABLES, ID_COLUMN
 
@@ -180,7 +180,7 @@ class Scorer:
         meta = json.loads((folder / META_FILE).read_text("utf-8"))
         reference_path = folder / REFERENCE_FILE
         tables = {n: folder / REFERENCE_TABLE_FILE.format(n) for n in HISTORY_TABLES}
-        reference_histories = {n: _read_parquet(p) for n, p in tables.items() if p.is_file()}
+        reference_histories = {n: read_parquet(p) for n, p in tables.items() if p.is_file()}
         return cls(
             booster=lgb.Booster(model_file=str(folder / MODEL_FILE)),
             threshold=float(meta.pop("threshold")),
@@ -188,13 +188,6 @@ class Scorer:
             costs=CostMatrix(**meta.pop("costs")),
             calibration=Calibration.from_dict(meta.pop("calibration", None)),
             metadata=meta,
-            reference=_read_parquet(reference_path) if reference_path.is_file() else None,
+            reference=read_parquet(reference_path) if reference_path.is_file() else None,
             reference_histories=reference_histories or None,
         )
-
-
-def _read_parquet(path: Path) -> pd.DataFrame:
-    """``pd.read_parquet`` left pyarrow threads that aborted ~8% of processes at exit here
-    ("terminate called without an active exception", apache/arrow#34314); reading by path
-    with pyarrow itself did not (0 of 40)."""
-    return pq.read_table(str(path)).to_pandas()

@@ -21,6 +21,7 @@ import pandas as pd
 from pydantic import Field
 
 from credit_scoring.features import Histories
+from credit_scoring.parquet import read_parquet
 from credit_scoring.request_log import LoggedScore, RequestLog
 from credit_scoring.schema import InputSchema
 from credit_scoring.scorer import REFERENCE_FILE, SCHEMA_FILE, Scorer
@@ -80,7 +81,7 @@ def _example() -> list[dict]:
     path = Path(MODEL.stored.path, REFERENCE_FILE)
     if not path.is_file():
         return [{}]
-    row = pd.read_parquet(path).drop(columns=[SCHEMA.target_column], errors="ignore").iloc[0]
+    row = read_parquet(path).drop(columns=[SCHEMA.target_column], errors="ignore").iloc[0]
     return [json.loads(row.dropna().to_json())]
 
 

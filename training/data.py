@@ -20,6 +20,7 @@ from typing import Literal
 
 import pandas as pd
 
+from credit_scoring.parquet import read_parquet
 from credit_scoring.reference import ID_COLUMN, TARGET_COLUMN
 from credit_scoring.settings import Settings
 from credit_scoring.tables import BUREAU, BUREAU_BALANCE, BUREAU_ID, HISTORY_TABLES
@@ -42,7 +43,7 @@ class TableFiles(Mapping[str, pd.DataFrame]):
     def __getitem__(self, name: str) -> pd.DataFrame:
         path = self.paths[name]
         if path.suffix == ".parquet":
-            return pd.read_parquet(path)
+            return read_parquet(path)
         try:
             return pd.read_csv(path)
         except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as error:
@@ -154,8 +155,8 @@ def load_synthetic(folder: Path, rows: int, seed: int) -> Dataset:
                 indent=1,
             )
         )
-    table = pd.read_parquet(table_path)
-    risk = pd.read_parquet(risk_path)["probability"]
+    table = read_parquet(table_path)
+    risk = read_parquet(risk_path)["probability"]
     return Dataset(table, f"synthetic: {rows} rows, seed {seed}", risk, TableFiles(paths))
 
 

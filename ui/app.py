@@ -175,7 +175,12 @@ def show_outcome(outcome: Outcome) -> None:
     reasons["value"] = reasons["value"].map(charts.fmt_value)
     st.dataframe(reasons, hide_index=True)
     st.altair_chart(
-        charts.waterfall(explanation["base_value"], explanation["contributions"], WATERFALL_STEPS),
+        charts.waterfall(
+            explanation["base_value"],
+            explanation["contributions"],
+            explanation["probability"],
+            WATERFALL_STEPS,
+        ),
         width="stretch",
     )
     if outcome.sent is not None:

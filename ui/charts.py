@@ -63,12 +63,16 @@ def waterfall_rows(
     return pd.DataFrame(rows)
 
 
-def waterfall(base_value: float, contributions: list[dict[str, Any]], top: int = 10) -> alt.Chart:
+def waterfall(
+    base_value: float, contributions: list[dict[str, Any]], probability: float, top: int = 10
+) -> alt.Chart:
+    """The model's log-odds built up from the base value; the probability shown is the
+    service's calibrated one (calibration maps the log-odds monotonically)."""
     rows = waterfall_rows(base_value, contributions, top)
     log_odds = rows["end"].iloc[-1] if len(rows) else base_value
     title = (
         f"log-odds: base {base_value:.2f} -> {log_odds:.2f} "
-        f"(probability {1 / (1 + math.exp(-log_odds)):.3f})"
+        f"(calibrated probability {probability:.3f})"
     )
     return (
         alt.Chart(rows, title=title)

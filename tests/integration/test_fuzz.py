@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 pytestmark = pytest.mark.integration
-EXAMPLES_PER_OPERATION = 30
+EXAMPLES_PER_OPERATION = 20
 
 
 def test_no_generated_request_gets_a_server_error(service_url, tmp_path: Path):

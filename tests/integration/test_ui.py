@@ -4,7 +4,6 @@ included: service down, wrong or missing API key, rejected input."""
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -101,11 +100,13 @@ def test_a_new_application_is_sent_in_api_units_and_explained(monkeypatch, servi
     assert app.metric[0].value == f"{expected:.1%}"
 
 
-def test_the_waterfall_ends_at_the_served_probability(pipeline, service_url):
-    answer = ServiceClient(service_url).explain(applicants(pipeline, 1, offset=7))[0]
+def test_the_waterfall_ends_at_the_models_log_odds(pipeline, service_url, scorer):
+    rows_sent = applicants(pipeline, 1, offset=7)
+    answer = ServiceClient(service_url).explain(rows_sent)[0]
     rows = waterfall_rows(answer["base_value"], answer["contributions"], top=10)
     assert len(rows) == 11 and rows["step"].iloc[-1].endswith("other features")
-    assert 1 / (1 + math.exp(-rows["end"].iloc[-1])) == pytest.approx(answer["probability"])
+    raw = scorer.raw_score(pd.DataFrame(rows_sent))[0]
+    assert rows["end"].iloc[-1] == pytest.approx(raw, abs=1e-6)
 
 
 @pytest.mark.parametrize(
