@@ -13,7 +13,7 @@ PORT   ?= 3000
 FULL_ROWS ?= 307511
 FULL_TRIALS ?= 4
 
-.PHONY: help install data train train-full promote serve run test lint format lock build clean bench-features
+.PHONY: help install data train train-full promote serve run test lint format lock build clean bench-features bench-serving
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ train-full: install  ## Home Credit scale: 307,511 clients, all tables; time and
 
 bench-features: install  ## time and peak memory of generation and feature building (ROWS)
 	$(PY) benchmarks/features.py --rows $(ROWS)
+
+bench-serving: install  ## serving throughput/latency per variant with wrk (apt: wrk); MLSERVER=1 adds MLServer
+	$(PY) -m benchmarks.serving $(if $(MLSERVER),--with-mlserver)
 
 promote: install  ## import the MLflow champion into the BentoML model store
 	$(PY) -m training.promote
