@@ -560,10 +560,11 @@ def build_features(
         pensioner = numeric["DAYS_EMPLOYED"] == DAYS_EMPLOYED_PENSIONER
         numeric["DAYS_EMPLOYED_ANOMALY"] = pensioner.astype(float)
         numeric["DAYS_EMPLOYED"] = numeric["DAYS_EMPLOYED"].mask(pensioner)
-    engineered = pd.DataFrame(_engineered(numeric), index=raw.index)
-    history = history_features(applications, histories)
-    cross = pd.DataFrame(_cross_features(numeric, history), index=raw.index)
-    features = pd.concat([numeric, engineered, history, cross], axis=1).astype(float)
+    blocks = [numeric, pd.DataFrame(_engineered(numeric), index=raw.index)]
+    if schema.tables:
+        history = history_features(applications, histories)
+        blocks += [history, pd.DataFrame(_cross_features(numeric, history), index=raw.index)]
+    features = pd.concat(blocks, axis=1).astype(float)
     return features.replace([np.inf, -np.inf], np.nan)
 
 

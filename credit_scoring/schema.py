@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from credit_scoring.reference import ID_COLUMN, TARGET_COLUMN, ColumnFacts, application_columns
+from credit_scoring.tables import HISTORY_TABLES
 
 DAYS_EMPLOYED_PENSIONER = 365243  # Home Credit's sentinel for "not employed" (mostly pensioners)
 _HUNDRED_YEARS_IN_DAYS = -36525
@@ -58,6 +59,9 @@ class InputSchema:
     id_column: str = ID_COLUMN
     target_column: str = TARGET_COLUMN
     name: str = "home-credit"
+    # History tables (``credit_scoring.tables`` names) the features aggregate per client,
+    # linked by ``id_column``; none for a single-table dataset.
+    tables: tuple[str, ...] = ()
 
     @property
     def names(self) -> list[str]:
@@ -79,7 +83,9 @@ class InputSchema:
         specs = tuple(
             FieldSpec(**{**f, "categories": tuple(f["categories"])}) for f in raw.pop("fields")
         )
-        return cls(fields=specs, **raw)
+        # Schemas stored before ``tables`` existed were all Home Credit's, with every table.
+        default = HISTORY_TABLES if raw.get("name") == "home-credit" else ()
+        return cls(fields=specs, **{**raw, "tables": tuple(raw.get("tables", default))})
 
     def id_type(self) -> Any:
         return FieldSpec(self.id_column, "numeric", True, 0, MAX_JSON_INTEGER).python_type()
@@ -146,4 +152,4 @@ def _spec(facts: ColumnFacts) -> FieldSpec:
 def home_credit_schema() -> InputSchema:
     """The 120 raw fields of a Home Credit application (all columns but id and target)."""
     columns = [c for c in application_columns() if c.name not in (ID_COLUMN, TARGET_COLUMN)]
-    return InputSchema(fields=tuple(_spec(c) for c in columns))
+    return InputSchema(fields=tuple(_spec(c) for c in columns), tables=HISTORY_TABLES)
