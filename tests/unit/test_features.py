@@ -71,3 +71,17 @@ def test_rows_do_not_depend_on_their_batch(schema, applications):
     whole = build_features(sample, schema)
     one_by_one = pd.concat([build_features(sample.iloc[[i]], schema) for i in range(len(sample))])
     pd.testing.assert_frame_equal(whole, one_by_one)
+
+
+def test_typed_columns_json_objects_and_text_give_the_same_features(schema, applications):
+    """Training reads typed columns (categories as ``category``), the service builds frames of
+    JSON values (objects, None) and a CSV may hold text in a numeric column: same features."""
+    sample = applications.head(40)
+    typed = build_features(sample, schema)
+    as_json = sample.astype(object).where(sample.notna(), None)
+    pd.testing.assert_frame_equal(build_features(as_json, schema), typed)
+    with_text = sample.astype({"AMT_CREDIT": str})
+    with_text.loc[with_text.index[0], "AMT_CREDIT"] = "not a number"
+    parsed = build_features(with_text, schema)
+    assert np.isnan(parsed["AMT_CREDIT"].iloc[0])
+    pd.testing.assert_frame_equal(parsed.iloc[1:], typed.iloc[1:])
