@@ -9,12 +9,31 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    create_model,
+    model_validator,
+)
 
 from credit_scoring.reference import ID_COLUMN, TARGET_COLUMN, ColumnFacts, application_columns
-from credit_scoring.tables import HISTORY_TABLES
+from credit_scoring.tables import (
+    BUREAU,
+    BUREAU_BALANCE,
+    BUREAU_ID,
+    CREDIT_CARD,
+    HISTORY_TABLES,
+    INSTALMENTS,
+    POS_CASH,
+    PREV_ID,
+    PREVIOUS,
+    history_tables,
+)
 
 DAYS_EMPLOYED_PENSIONER = 365243  # Home Credit's sentinel for "not employed" (mostly pensioners)
 _HUNDRED_YEARS_IN_DAYS = -36525
@@ -104,8 +123,71 @@ class InputSchema:
                 spec.python_type() | None,
                 Field(default=None, description=spec.description or None),
             )
-        config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=False)
-        return create_model(model_name, __config__=config, **definitions)
+        for table in self.tables:
+            definitions[table] = (
+                Annotated[list[history_row_model(table)], Field(max_length=MAX_HISTORY_ROWS)]
+                | None,
+                Field(default=None, description=_HISTORY_DESCRIPTIONS[table]),
+            )
+        validators = {"bureau_links": model_validator(mode="after")(_check_bureau_links)}
+        return create_model(
+            model_name,
+            __config__=_STRICT_JSON,
+            __validators__=validators if BUREAU_BALANCE in self.tables else None,
+            **definitions,
+        )
+
+
+_STRICT_JSON = ConfigDict(extra="forbid", allow_inf_nan=False, strict=False)
+MAX_HISTORY_ROWS = 1000  # per table and applicant (the longest real histories are ~100s)
+_HISTORY_DESCRIPTIONS = {
+    BUREAU: "Credits at other institutions reported to the Credit Bureau (bureau.csv rows)",
+    BUREAU_BALANCE: "Monthly status of those credits, linked by SK_ID_BUREAU",
+    PREVIOUS: "Previous applications at Home Credit (previous_application.csv rows)",
+    POS_CASH: "Monthly balances of previous POS and cash loans",
+    CREDIT_CARD: "Monthly balances of previous credit cards",
+    INSTALMENTS: "Instalments of previous credits: due and paid",
+}
+
+
+@cache
+def history_row_model(table: str) -> type[BaseModel]:
+    """One row of a history table, typed from ``credit_scoring.tables``; the applicant's id is
+    implied (the row belongs to the application it is sent with)."""
+    spec = history_tables()[table]
+    definitions: dict[str, Any] = {}
+    for column in spec.columns:
+        if column == ID_COLUMN:
+            continue
+        if column in spec.categories:
+            kind: Any = Literal[spec.categories[column]]  # type: ignore[valid-type]
+        elif column in (BUREAU_ID, PREV_ID):
+            kind = FieldSpec(column, "numeric", True, 0, MAX_JSON_INTEGER).python_type()
+        else:
+            kind = Annotated[
+                int if column in spec.integers else float, BeforeValidator(_json_number)
+            ]
+        required = table == BUREAU_BALANCE and column == BUREAU_ID  # its only link
+        definitions[column] = (kind, ...) if required else (kind | None, None)
+    name = "".join(part.capitalize() for part in table.split("_")) + "Row"
+    return create_model(name, __config__=_STRICT_JSON, **definitions)
+
+
+def _check_bureau_links(application: BaseModel) -> BaseModel:
+    """A bureau_balance row must belong to one of the applicant's bureau credits: otherwise it
+    would silently count for nothing."""
+    months = getattr(application, BUREAU_BALANCE, None) or []
+    ids = [getattr(c, BUREAU_ID) for c in getattr(application, BUREAU, None) or []]
+    credits = {i for i in ids if i is not None}
+    if len(credits) < len([i for i in ids if i is not None]):
+        raise ValueError(f"{BUREAU} rows share an {BUREAU_ID}: each credit needs its own")
+    orphans = sorted({getattr(m, BUREAU_ID) for m in months} - credits)
+    if orphans:
+        raise ValueError(
+            f"{BUREAU_BALANCE} rows refer to {BUREAU_ID} {orphans[:5]}, which no {BUREAU} "
+            "row of this application has"
+        )
+    return application
 
 
 def _bounds(facts: ColumnFacts) -> tuple[float | None, float | None]:

@@ -20,14 +20,15 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from credit_scoring.features import Histories
 from credit_scoring.parquet import read_parquet
 from credit_scoring.request_log import LoggedScore, RequestLog
 from credit_scoring.schema import InputSchema
-from credit_scoring.scorer import REFERENCE_FILE, SCHEMA_FILE, Scorer
+from credit_scoring.scorer import REFERENCE_FILE, REFERENCE_TABLE_FILE, SCHEMA_FILE, Scorer
 from credit_scoring.settings import get_settings
+from credit_scoring.tables import BUREAU, BUREAU_BALANCE, BUREAU_ID, ID_COLUMN
 from service import bentoml_fixes
 from service.auth import BearerTokenMiddleware
+from service.batch import Batch, to_batch
 from service.contract import Explanation, ModelInfo, Prediction, Score
 from service.guards import BodySizeLimitMiddleware, JsonContentTypeMiddleware
 
@@ -77,12 +78,30 @@ def _stored_schema() -> InputSchema:
 
 
 def _example() -> list[dict]:
-    """The OpenAPI example: the first client of the reference sample shipped with the model."""
-    path = Path(MODEL.stored.path, REFERENCE_FILE)
-    if not path.is_file():
+    """The OpenAPI example: the first client of the reference sample shipped with the model,
+    with at most two rows of each history table (a readable example, still a valid one)."""
+    folder = Path(MODEL.stored.path)
+    if not (folder / REFERENCE_FILE).is_file():
         return [{}]
-    row = read_parquet(path).drop(columns=[SCHEMA.target_column], errors="ignore").iloc[0]
-    return [json.loads(row.dropna().to_json())]
+    reference = read_parquet(folder / REFERENCE_FILE)
+    client = reference.drop(columns=[SCHEMA.target_column], errors="ignore").iloc[0]
+    example = json.loads(client.dropna().to_json())
+    credits: set = set()
+    for table in SCHEMA.tables:
+        path = folder / REFERENCE_TABLE_FILE.format(table)
+        if not path.is_file():
+            continue
+        rows = read_parquet(path)
+        if table == BUREAU_BALANCE:
+            rows = rows[rows[BUREAU_ID].isin(credits)]
+        else:
+            rows = rows[rows[ID_COLUMN] == client[SCHEMA.id_column]].head(2)
+        if table == BUREAU:
+            credits = set(rows[BUREAU_ID])
+        rows = rows.drop(columns=[ID_COLUMN], errors="ignore").head(2)
+        if len(rows):
+            example[table] = [json.loads(r.dropna().to_json()) for _, r in rows.iterrows()]
+    return [example]
 
 
 SCHEMA = _stored_schema()
@@ -130,20 +149,14 @@ class CreditScoring:
     def __is_ready__(self) -> bool:
         return self.ready
 
-    def _answer(
-        self,
-        frame: pd.DataFrame,
-        ids: list[int | None],
-        endpoint: str,
-        reasons: bool,
-        histories: Histories | None = None,
-    ) -> list[Prediction]:
+    def _answer(self, batch: Batch, endpoint: str, reasons: bool) -> list[Prediction]:
         started = time.perf_counter()
+        ids = batch.ids
         if reasons:
-            explanation = self.scorer.explain(frame, histories)
+            explanation = self.scorer.explain(batch.applications, batch.histories)
             probability = explanation.probability
         else:
-            probability = self.scorer.predict_proba(frame, histories)
+            probability = self.scorer.predict_proba(batch.applications, batch.histories)
         decisions = self.scorer.decide(probability)
         model = Prediction if reasons else Score
         answers = [
@@ -158,32 +171,30 @@ class CreditScoring:
                     else {}
                 ),
             )
-            for i in range(len(frame))
+            for i in range(len(batch))
         ]
-        self._record(endpoint, frame, ids, probability, decisions, started)
+        self._record(endpoint, batch, probability, decisions, started)
         return answers
 
     def _record(
         self,
         endpoint: str,
-        frame: pd.DataFrame,
-        ids: list[int | None],
+        batch: Batch,
         probability: np.ndarray,
         decisions: list[str],
         started: float,
     ) -> None:
-        records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
         self.request_log.append(
             LoggedScore(
                 endpoint,
                 self.version,
-                ids[i],
+                batch.ids[i],
                 float(probability[i]),
                 decisions[i],
                 self.scorer.threshold,
-                records[i],
+                batch.logged[i],
             )
-            for i in range(len(frame))
+            for i in range(len(batch))
         )
         for decision in ("granted", "refused"):
             DECISIONS.labels(decision=decision, endpoint=endpoint).inc(decisions.count(decision))
@@ -192,7 +203,7 @@ class CreditScoring:
         _log_event(
             "scored",
             endpoint=endpoint,
-            rows=len(frame),
+            rows=len(batch),
             refused=decisions.count("refused"),
             ms=round(1000 * (time.perf_counter() - started), 2),
         )
@@ -202,61 +213,55 @@ class CreditScoring:
         """Probability of default and decision only: the cheapest answer."""
         if not applications:
             return []
-        return self._answer(_frame(applications), _ids(applications), "score", reasons=False)
+        return self._answer(to_batch(applications, SCHEMA), "score", reasons=False)
 
     @bentoml.api(**BATCHING)
     def predict(self, applications: Applications) -> list[Prediction]:
         """Probability of default, decision against the cost-optimal threshold, reason codes."""
         if not applications:
             return []
-        return self._answer(_frame(applications), _ids(applications), "predict", reasons=True)
+        return self._answer(to_batch(applications, SCHEMA), "predict", reasons=True)
 
     @bentoml.api(**BATCHING)
     def explain(self, applications: Applications) -> list[Explanation]:
         """Every feature's SHAP contribution (log-odds) and the base value, per applicant."""
         if not applications:
             return []
-        return self._explanations(_frame(applications), _ids(applications), "explain")
+        return self._explanations(to_batch(applications, SCHEMA), "explain")
 
-    def _explanations(
-        self,
-        frame: pd.DataFrame,
-        ids: list[int | None],
-        endpoint: str,
-        histories: Histories | None = None,
-    ) -> list[Explanation]:
+    def _explanations(self, batch: Batch, endpoint: str) -> list[Explanation]:
         started = time.perf_counter()
-        explanation = self.scorer.explain(frame, histories)
+        explanation = self.scorer.explain(batch.applications, batch.histories)
         answers = [
             Explanation(
-                SK_ID_CURR=ids[i],
+                SK_ID_CURR=batch.ids[i],
                 probability=float(explanation.probability[i]),
                 base_value=float(explanation.base_value[i]),
                 contributions=self.scorer.reasons(explanation, i),
             )
-            for i in range(len(frame))
+            for i in range(len(batch))
         ]
         decisions = self.scorer.decide(explanation.probability)
-        self._record(endpoint, frame, ids, explanation.probability, decisions, started)
+        self._record(endpoint, batch, explanation.probability, decisions, started)
         return answers
 
     @bentoml.api
     def predict_client(self, client_ids: ClientIds) -> list[Prediction]:
         """Score clients of the reference sample shipped with the model, by SK_ID_CURR."""
-        applications, histories = self._reference_rows(client_ids)
-        return self._answer(applications, client_ids, "predict_client", True, histories)
+        return self._answer(self._reference_batch(client_ids), "predict_client", reasons=True)
 
     @bentoml.api
     def explain_client(self, client_ids: ClientIds) -> list[Explanation]:
         """Every feature's contribution for clients of the reference sample, by SK_ID_CURR."""
-        applications, histories = self._reference_rows(client_ids)
-        return self._explanations(applications, client_ids, "explain_client", histories)
+        return self._explanations(self._reference_batch(client_ids), "explain_client")
 
-    def _reference_rows(self, client_ids: list[int]) -> tuple[pd.DataFrame, Histories]:
+    def _reference_batch(self, client_ids: list[int]) -> Batch:
         try:
-            return self.scorer.reference_rows(client_ids)
+            applications, histories = self.scorer.reference_rows(client_ids)
         except KeyError as error:
             raise bentoml.exceptions.NotFound(str(error.args[0])) from error
+        fields = applications.astype(object).where(applications.notna(), None)
+        return Batch(applications, histories, client_ids, fields.to_dict(orient="records"))
 
     @bentoml.api
     def clients(self) -> list[int]:
@@ -279,16 +284,6 @@ class CreditScoring:
             reference_clients=0 if self.scorer.reference is None else len(self.scorer.reference),
             global_importance=self.importance,
         )
-
-
-def _frame(applications: list[Application]) -> pd.DataFrame:  # type: ignore[valid-type]
-    """One DataFrame per batch, not per row: a frame costs more than the model itself."""
-    return pd.DataFrame.from_records([a.model_dump() for a in applications])
-
-
-def _ids(applications: list[Application]) -> list[int | None]:  # type: ignore[valid-type]
-    """Ids as sent: from the models, not the frame, where a missing id would turn all to float."""
-    return [getattr(a, SCHEMA.id_column) for a in applications]
 
 
 def _log_event(event: str, **fields: object) -> None:
