@@ -25,7 +25,7 @@ class Settings:
     service_url: str
     request_log: Path  # SQLite file the service appends every scored request to
     api_key: str | None  # bearer token the service requires; None = open service
-    workers: int  # service worker processes
+    workers: int  # service processes: 2 (the cores here); 1 per pod on Kubernetes
     batching: bool  # adaptive batching on (off only to measure what it brings)
     reports_dir: Path  # load-test and drift reports (HTML, CSV, JSON)
 
@@ -52,7 +52,7 @@ def get_settings() -> Settings:
         service_url=os.environ.get("CREDIT_SERVICE_URL", "http://127.0.0.1:3000"),
         request_log=_path("CREDIT_REQUEST_LOG", PROJECT_ROOT / "logs" / "requests.sqlite"),
         api_key=os.environ.get("CREDIT_API_KEY") or None,
-        workers=int(os.environ.get("CREDIT_WORKERS", "1")),
+        workers=int(os.environ.get("CREDIT_WORKERS", "2")),
         batching=os.environ.get("CREDIT_BATCHING", "1") != "0",
         reports_dir=_path("CREDIT_REPORTS_DIR", PROJECT_ROOT / "reports"),
     )
