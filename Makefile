@@ -42,8 +42,8 @@ train-full: install  ## Home Credit scale: 307,511 clients, all tables; time and
 bench-features: install  ## time and peak memory of generation and feature building (ROWS)
 	$(PY) benchmarks/features.py --rows $(ROWS)
 
-bench-serving: install  ## serving throughput/latency per variant with wrk (apt: wrk); MLSERVER=1 adds MLServer
-	$(PY) -m benchmarks.serving $(if $(MLSERVER),--with-mlserver)
+bench-serving: install  ## serving req/s, p50/p99 per variant and vs MLServer, with wrk (apt: wrk); ~6 min
+	$(PY) -m benchmarks.serving --markdown reports/bench-serving.md
 
 promote: install  ## import the MLflow champion into the BentoML model store
 	$(PY) -m training.promote

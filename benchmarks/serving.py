@@ -3,7 +3,8 @@
 For 1, 16 and 64 keep-alive clients (wrk, a separate process, on 127.0.0.1): score (no reason
 codes), predict (reason codes) and explain, batched and unbatched, one and two workers; the raw
 model in process as the limit; optionally MLServer with its LightGBM runtime and adaptive
-batching serving the same model file (installed in its own virtual environment). Prints a
+batching serving the same model file (installed in its own virtual environment, skipped with
+--without-mlserver). Prints a
 Markdown table and the ratios the service is held to.
 """
 
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +30,7 @@ import numpy as np
 import psutil
 import typer
 
-from credit_scoring.scorer import Scorer
+from credit_scoring.scorer import PREDICT_THREADS, Scorer
 
 app = typer.Typer(add_completion=False, help=__doc__)
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,27 +65,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wrk(url: str, bodies: Path, clients: int, seconds: int, name: str) -> Result:
+def wrk(
+    url: str,
+    bodies: Path,
+    clients: int,
+    seconds: int,
+    name: str,
+    during: Callable[[], str] | None = None,
+) -> Result:
+    """One bounded wrk run; ``during`` is called halfway through and its answer kept as a note."""
     script = bodies.with_suffix(".lua")
     script.write_text(WRK_SCRIPT % bodies)
-    out = subprocess.run(
-        [
-            "wrk",
-            "-t",
-            str(min(clients, 2)),
-            "-c",
-            str(clients),
-            "-d",
-            f"{seconds}s",
-            "--latency",
-            "-s",
-            str(script),
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    command = ["wrk", "-t", str(min(clients, 2)), "-c", str(clients), "-d", f"{seconds}s"]
+    process = subprocess.Popen(
+        [*command, "--latency", "-s", str(script), url], stdout=subprocess.PIPE, text=True
+    )
+    note = ""
+    if during is not None:
+        time.sleep(seconds / 2)
+        note = during()
+    out, _ = process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"wrk failed on {url}")
 
     def latency(p: str) -> float:
         value, unit = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out).groups()
@@ -96,7 +99,7 @@ def wrk(url: str, bodies: Path, clients: int, seconds: int, name: str) -> Result
     errors = int(non2xx.group(1)) if non2xx else 0
     errors += sum(map(int, sockets.groups())) if sockets else 0
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    return Result(name, clients, rps, latency("50"), latency("99"), errors)
+    return Result(name, clients, rps, latency("50"), latency("99"), errors, note)
 
 
 class Server:
@@ -163,18 +166,34 @@ def bento(workdir: Path, workers: int, batching: bool) -> tuple[Server, str]:
     return Server(command, env, f"{url}/readyz", workdir / f"serve-{port}.log"), url
 
 
-def rows_per_worker(log: Path) -> dict[str, int]:
+def rows_per_worker(log: Path) -> list[int]:
     """Rows scored by each worker process, from the service's structured batch log."""
     counts: dict[str, int] = {}
     for line in log.read_text(errors="replace").splitlines():
         found = re.search(r'\{"event": "scored", "pid": (\d+), .*?"rows": (\d+)', line)
         if found:
             counts[found.group(1)] = counts.get(found.group(1), 0) + int(found.group(2))
-    return counts
+    return sorted(counts.values(), reverse=True)
+
+
+def connections_per_worker(server: Server, port: int) -> list[int]:
+    """Established client connections held by each worker process, right now."""
+    counts = []
+    for worker in psutil.Process(server.process.pid).children(recursive=True):
+        with suppress(psutil.NoSuchProcess):
+            held = [
+                c
+                for c in worker.net_connections(kind="tcp")
+                if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port
+            ]
+            if held:
+                counts.append(len(held))
+    return sorted(counts, reverse=True)
 
 
 def in_process(scorer: Scorer, rows, seconds: float = 3.0) -> list[Result]:
-    """The limit: LightGBM itself on pre-built feature rows, one row and 64 rows per call."""
+    """The limit: LightGBM itself on pre-built feature rows, one row and 64 rows per call, one
+    thread as in the service (PREDICT_THREADS); p50 column = ms per call."""
     matrix = scorer.features(rows).to_numpy()
     results = []
     for name, kwargs in (("raw booster.predict", {}), ("raw pred_contrib", {"pred_contrib": True})):
@@ -182,7 +201,9 @@ def in_process(scorer: Scorer, rows, seconds: float = 3.0) -> list[Result]:
             calls, started = 0, time.perf_counter()
             while time.perf_counter() - started < seconds:
                 scorer.booster.predict(
-                    matrix[calls % 64 : calls % 64 + batch] if batch == 1 else matrix[:64], **kwargs
+                    matrix[calls % 64 : calls % 64 + batch] if batch == 1 else matrix[:64],
+                    num_threads=PREDICT_THREADS,
+                    **kwargs,
                 )
                 calls += 1
             elapsed = time.perf_counter() - started
@@ -268,14 +289,29 @@ def mlserver(
         server.stop()
 
 
+SCORE, PREDICT = "score (predict, no reason codes)", "predict (with reason codes)"
+# (label, endpoint, workers, adaptive batching): the service's setting is 2 workers, batched.
+VARIANTS = [
+    (SCORE, "score", 2, True),
+    (SCORE, "score", 2, False),
+    (PREDICT, "predict", 2, True),
+    ("explain (every contribution)", "explain", 2, True),
+    (SCORE, "score", 1, True),
+]
+
+
 @app.command()
 def main(
     seconds: int = typer.Option(10, help="Duration of each wrk run"),
     clients: str = typer.Option("1,16,64", help="Concurrent keep-alive connections"),
-    with_mlserver: bool = typer.Option(False, help="Also measure MLServer (installs it once)"),
+    with_mlserver: bool = typer.Option(
+        True, help="Measure MLServer too (installed once in build/mlserver-venv)"
+    ),
     markdown: Path = typer.Option(None, help="Also write the table to this file"),
 ) -> None:
     """Run every variant against the promoted model and print the table and ratios."""
+    if shutil.which("wrk") is None:
+        raise typer.BadParameter("wrk is not installed (Debian/Ubuntu: apt-get install wrk)")
     levels = [int(c) for c in clients.split(",")]
     home = Path(os.environ.get("BENTOML_HOME", Path.home() / "bentoml"))
     folder = home / "models" / "credit_scoring"
@@ -292,24 +328,22 @@ def main(
                 for _, row in rows.iterrows()
             )
         )
-        variants = [
-            ("score", 1, True),
-            ("predict", 1, True),
-            ("explain", 1, True),
-            ("predict", 1, False),
-            ("score", 1, False),
-            ("predict", 2, True),
-        ]
-        for endpoint, workers, batching in variants:
+        for label, endpoint, workers, batching in VARIANTS:
             server, url = bento(workdir, workers, batching)
+            port = int(url.rsplit(":", 1)[1])
+            name = f"{label}, {'batched' if batching else 'unbatched'}, {workers} worker(s)"
             try:
                 wrk(f"{url}/{endpoint}", bodies, 16, 2, "warm-up")
-                name = f"{endpoint}, {'batched' if batching else 'unbatched'}, {workers} worker(s)"
                 for c in levels:
-                    results.append(wrk(f"{url}/{endpoint}", bodies, c, seconds, name))
+
+                    def split(server: Server = server, port: int = port) -> str:
+                        return f"connections per worker {connections_per_worker(server, port)}"
+
+                    probe = split if workers > 1 and c > 1 else None
+                    results.append(wrk(f"{url}/{endpoint}", bodies, c, seconds, name, probe))
                 if workers > 1:
-                    split = sorted(rows_per_worker(server.log_path).values(), reverse=True)
-                    results[-1].note = f"rows per worker (whole run): {split}"
+                    per_worker = rows_per_worker(server.log_path)
+                    results[-1].note += f"; rows per worker (whole run) {per_worker}"
             finally:
                 server.stop()
             typer.echo(f"done: {name}", err=True)
@@ -341,23 +375,22 @@ def report(results: list[Result], scorer: Scorer) -> str:
         return found[0] if found else None
 
     top = max(r.clients for r in results)
+    served = f"{SCORE}, batched, 2"
     ratios = {
-        "predict batched / MLServer batched": (
-            rps("predict, batched, 1", top),
+        "score batched (2 workers) / MLServer batched (target >= 1)": (
+            rps(served, top),
             rps("MLServer", top),
         ),
-        "predict (reason codes) / score (none), batched": (
-            rps("predict, batched, 1", top),
-            rps("score, batched, 1", top),
+        "score batched: 2 workers / 1 worker (target >= 1.5)": (
+            rps(served, top),
+            rps(f"{SCORE}, batched, 1", top),
         ),
-        "predict 2 workers / 1 worker": (
-            rps("predict, batched, 2", top),
-            rps("predict, batched, 1", top),
+        "predict with reason codes / score (target >= 0.4)": (
+            rps(f"{PREDICT}, batched, 2", top),
+            rps(served, top),
         ),
-        "predict batched / unbatched": (
-            rps("predict, batched, 1", top),
-            rps("predict, unbatched", top),
-        ),
+        "score batched / unbatched": (rps(served, top), rps(f"{SCORE}, unbatched, 2", top)),
+        "explain / score": (rps("explain", top), rps(served, top)),
     }
     lines += ["", f"Ratios at {top} clients:"]
     lines += [f"- {k}: {a / b:.2f}" for k, (a, b) in ratios.items() if a and b]
