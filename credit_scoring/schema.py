@@ -40,6 +40,7 @@ class FieldSpec:
     maximum: float | None = None
     categories: tuple[str, ...] = ()
     description: str = ""
+    required: bool = False  # a request must carry it (a user's column never missing in training)
 
     def python_type(self) -> Any:
         """The value's type with its constraints inside, so the JSON schema (OpenAPI) shows
@@ -62,6 +63,7 @@ class InputSchema:
     # History tables (``credit_scoring.tables`` names) the features aggregate per client,
     # linked by ``id_column``; none for a single-table dataset.
     tables: tuple[str, ...] = ()
+    id_integer: bool = True  # False: ids are strings (e.g. "L-000123")
 
     @property
     def names(self) -> list[str]:
@@ -88,6 +90,8 @@ class InputSchema:
         return cls(fields=specs, **{**raw, "tables": tuple(raw.get("tables", default))})
 
     def id_type(self) -> Any:
+        if not self.id_integer:
+            return Annotated[str, Field(min_length=1, max_length=200)]
         return FieldSpec(self.id_column, "numeric", True, 0, MAX_JSON_INTEGER).python_type()
 
     def request_model(self, model_name: str = "Application") -> type[BaseModel]:
@@ -101,8 +105,10 @@ class InputSchema:
         }
         for spec in self.fields:
             definitions[spec.name] = (
-                spec.python_type() | None,
-                Field(default=None, description=spec.description or None),
+                spec.python_type() if spec.required else spec.python_type() | None,
+                Field(description=spec.description or None)
+                if spec.required
+                else Field(default=None, description=spec.description or None),
             )
         config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=False)
         return create_model(model_name, __config__=config, **definitions)
