@@ -80,6 +80,8 @@ def binary_target(values: pd.Series, column: str, positive_label: str | None) ->
     of "good"/"bad" or "yes"/"no" means default is how a model ends up scoring the wrong way."""
     if values.isna().any():
         raise DataError(f"target column {column!r} has {int(values.isna().sum())} missing values")
+    if pd.api.types.is_bool_dtype(values):
+        values = values.astype(int)  # True/False read as 1/0, like a 0/1 column
     labels = values.map(_label)
     classes = sorted(labels.unique())
     if len(classes) != 2:
@@ -184,13 +186,29 @@ class Override:
         return cls(tuple(raw.get("exclude") or ()), columns, raw.get("name"))
 
 
-def _infer(values: pd.Series, settings: dict[str, Any], max_categories: int) -> FieldSpec:
+def _is_number(values: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+
+
+def _numbers(values: pd.Series) -> pd.Series:
+    """A column declared numeric: it must parse entirely (no silent NaN for a typo)."""
+    if _is_number(values):
+        return values
+    numbers = pd.to_numeric(values, errors="coerce")
+    lost = values[numbers.isna() & values.notna()]
+    if len(lost):
+        raise DataError(
+            f"column {values.name!r} is declared numeric but holds text, e.g. {_examples(lost)}"
+        )
+    return numbers
+
+
+def _infer(
+    values: pd.Series, settings: dict[str, Any], max_categories: int
+) -> tuple[FieldSpec, pd.Series]:
+    """A column's field spec, and the column as requests will send it (labels as strings)."""
     name = str(values.name)
-    kind = settings.get("kind") or (
-        "numeric"
-        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-        else "categorical"
-    )
+    kind = settings.get("kind") or ("numeric" if _is_number(values) else "categorical")
     required = bool(values.notna().all())
     if kind == "categorical":
         listed = settings.get("categories")
@@ -203,7 +221,9 @@ def _infer(values: pd.Series, settings: dict[str, Any], max_categories: int) -> 
                 f"e.g. {_examples(categories)}"
             )
         spec = FieldSpec(name, "categorical", categories=categories, required=required)
+        values = values.map(_label, na_action="ignore").astype(object)
     else:
+        values = _numbers(values)
         low, high = float(values.min()), float(values.max())
         spec = FieldSpec(
             name,
@@ -213,23 +233,8 @@ def _infer(values: pd.Series, settings: dict[str, Any], max_categories: int) -> 
             maximum=1.0 if low >= 0 and high <= 1 else None,
             required=required,
         )
-    return replace(spec, **{k: v for k, v in settings.items() if k not in ("kind", "categories")})
-
-
-def _as_declared(values: pd.Series, spec: FieldSpec) -> pd.Series:
-    """The training column in the form requests will have: labels as strings, numbers as
-    numbers (a text column declared numeric must parse entirely)."""
-    if spec.kind == "categorical":
-        return values.map(_label, na_action="ignore").astype(object)
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        return values
-    numbers = pd.to_numeric(values, errors="coerce")
-    lost = values[numbers.isna() & values.notna()]
-    if len(lost):
-        raise DataError(
-            f"column {spec.name!r} is declared numeric but holds text, e.g. {_examples(lost)}"
-        )
-    return numbers
+    settings = {k: v for k, v in settings.items() if k not in ("kind", "categories")}
+    return replace(spec, **settings), values
 
 
 def infer_schema(
@@ -261,9 +266,9 @@ def infer_schema(
         )
     specs, typed = [], {}
     for column in columns:
-        spec = _infer(table[column], (override.columns or {}).get(column) or {}, max_categories)
+        settings = (override.columns or {}).get(column) or {}
+        spec, typed[column] = _infer(table[column], settings, max_categories)
         specs.append(spec)
-        typed[column] = _as_declared(table[column], spec)
     schema = InputSchema(
         fields=tuple(specs),
         id_column=id_column,
