@@ -19,6 +19,7 @@ from credit_scoring.tables import HISTORY_TABLES
 DAYS_EMPLOYED_PENSIONER = 365243  # Home Credit's sentinel for "not employed" (mostly pensioners)
 _HUNDRED_YEARS_IN_DAYS = -36525
 MAX_JSON_INTEGER = 2**53 - 1  # the largest integer every JSON client (JavaScript too) holds exactly
+ID_DESCRIPTION = "Applicant id (echoed back, not scored)"  # marks the id in the OpenAPI spec
 
 
 def _json_number(value: Any) -> Any:
@@ -95,12 +96,13 @@ class InputSchema:
         return FieldSpec(self.id_column, "numeric", True, 0, MAX_JSON_INTEGER).python_type()
 
     def request_model(self, model_name: str = "Application") -> type[BaseModel]:
-        """A pydantic model of one applicant: unknown fields, NaN and inf rejected, every field
-        optional (missing = unknown), numbers range-checked, categories restricted."""
+        """A pydantic model of one applicant: unknown fields, NaN and inf rejected, fields
+        optional (missing = unknown) unless ``required``, numbers range-checked, categories
+        restricted."""
         definitions: dict[str, Any] = {
             self.id_column: (
                 self.id_type() | None,
-                Field(default=None, description="Applicant id (echoed back, not scored)"),
+                Field(default=None, description=ID_DESCRIPTION),
             )
         }
         for spec in self.fields:
