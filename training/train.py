@@ -325,6 +325,8 @@ def main(
             }
         )
         mlflow.log_dict(fingerprint, "data_fingerprint.json")
+        if schema_override is not None:
+            mlflow.log_artifact(str(schema_override), artifact_path="schema_override")
         info = mlflow.lightgbm.log_model(
             booster, name="model", registered_model_name=settings.model_name
         )
@@ -363,14 +365,18 @@ def main(
         )
 
     log.info(
-        "run %s: hold-out AUC %.4f (Bayes %s; logistic %.4f; dummy %.4f), cost/client %.4f at "
-        "threshold %.3f, Brier %.5f (uncalibrated %.5f); %.0f s",
+        "run %s: hold-out AUC %.4f (Bayes %s; logistic %.4f; dummy %.4f), cost/client %.4f "
+        "(missed defaulter %g, refused good client %g) at threshold %.3f, Brier %.5f "
+        "(uncalibrated %.5f); %.0f s",
         run.info.run_id,
         test["roc_auc"],
+        # The true risk is known for generated Home Credit data only.
         f"{metrics['bayes_roc_auc']:.4f}" if "bayes_roc_auc" in metrics else "n/a",
         beside["baseline_logistic_test_roc_auc"],
         beside["baseline_dummy_test_roc_auc"],
         test["cost_per_client"],
+        costs.fn_cost,
+        costs.fp_cost,
         choice.threshold,
         test["brier"],
         uncalibrated["brier"],

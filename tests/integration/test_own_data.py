@@ -20,7 +20,7 @@ from credit_scoring.request_log import LoggedScore, RequestLog
 from credit_scoring.scorer import Scorer
 from tests.integration.conftest import Pipeline, isolated_env, serve
 from tests.integration.test_pipeline import post
-from tests.own_datasets import few_columns, many_categoricals
+from training.example_tables import few_columns, many_categoricals
 from ui.client import ServiceClient
 
 pytestmark = pytest.mark.integration

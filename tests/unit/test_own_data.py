@@ -14,8 +14,8 @@ from pydantic import ValidationError
 from credit_scoring.features import build_features, feature_names
 from credit_scoring.schema import InputSchema, home_credit_schema
 from service.contract import Prediction, Score, response_models
-from tests.own_datasets import few_columns, many_categoricals
 from training.data import DataError
+from training.example_tables import few_columns, many_categoricals
 from training.own_data import load_own, load_table
 
 
@@ -238,3 +238,25 @@ def test_answers_echo_the_schemas_id_and_home_credit_keeps_its_models():
     assert next(iter(explanation.model_fields)) == "loan_ref"
     assert "SK_ID_CURR" not in score.model_fields
     assert home_credit_schema().id_integer and home_credit_schema().request_model()(SK_ID_CURR=1)
+
+
+def test_train_options_go_together(tmp_path):
+    from training.train import _load
+
+    with pytest.raises(DataError, match="--target, --id, --positive-label and --schema-override"):
+        _load(None, "auto", 100, 0, None, "status", None, None, None, 50)
+    with pytest.raises(DataError, match="--data needs --target"):
+        _load(None, "auto", 100, 0, tmp_path / "own.csv", None, "id", None, None, 50)
+
+
+def test_the_form_of_a_user_schema_shows_its_own_fields(tmp_path):
+    from ui.form import form_fields
+
+    path = tmp_path / "customers.parquet"
+    many_categoricals(200).to_parquet(path, index=False)
+    (tmp_path / "o.yaml").write_text("exclude: [notes]\n")
+    schema = load_own(path, "default", "customer_id", override_path=tmp_path / "o.yaml").schema
+    shown = [f.spec.name for f in form_fields(schema)]
+    assert shown[:9] == [f"cat_{k}" for k in range(8)] + ["has_guarantor"]  # required first
+    assert set(shown) == set(schema.names)
+    assert len(form_fields(home_credit_schema())) == 20  # Home Credit's main fields
