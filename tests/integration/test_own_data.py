@@ -6,7 +6,6 @@ trained into one MLflow store and promoted in turn; the second is served by `ben
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -195,17 +194,3 @@ def test_drift_compares_only_the_requests_of_the_model_it_judges(own, url, model
     assert summary.current_rows == 120 and "cat_0" in summary.tested_fields
     with pytest.raises(Exception, match="no logged request to predict, explain scored by"):
         drift.run(log_path, loans_scorer, "credit_scoring:unknown", tmp_path / "none")
-
-
-def test_training_refuses_a_bad_file_with_its_reason(tmp_path):
-    p = Pipeline(isolated_env(tmp_path), tmp_path)
-    table = few_columns(100)
-    table.loc[3, "loan_ref"] = table.loc[2, "loan_ref"]
-    table.to_csv(tmp_path / "dup.csv", index=False)
-    result = p.run(
-        "-m", "training.train", "--data", str(tmp_path / "dup.csv"), "--target", "status",
-        "--id", "loan_ref", check=False,
-    )  # fmt: skip
-    assert result.returncode != 0
-    message = " ".join(re.sub("[│╭╮╰╯─]", " ", result.stderr).split())  # typer's box, unwrapped
-    assert "id column 'loan_ref' has 1 duplicated values, e.g. ['L-00002']" in message

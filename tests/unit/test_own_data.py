@@ -260,3 +260,18 @@ def test_the_form_of_a_user_schema_shows_its_own_fields(tmp_path):
     assert shown[:9] == [f"cat_{k}" for k in range(8)] + ["has_guarantor"]  # required first
     assert set(shown) == set(schema.names)
     assert len(form_fields(home_credit_schema())) == 20  # Home Credit's main fields
+
+
+def test_the_train_command_refuses_a_bad_file_with_its_reason(tmp_path):
+    from typer.testing import CliRunner
+
+    from training.train import app
+
+    table = few_columns(100)
+    table.loc[3, "loan_ref"] = table.loc[2, "loan_ref"]
+    path = csv(tmp_path, table)
+    result = CliRunner().invoke(
+        app, ["--data", str(path), "--target", "status", "--id", "loan_ref"], env={"COLUMNS": "300"}
+    )
+    assert result.exit_code == 2
+    assert "id column 'loan_ref' has 1 duplicated values, e.g. ['L-00002']" in result.output
