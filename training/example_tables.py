@@ -26,6 +26,8 @@ def few_columns(rows: int = 600, seed: int = 0) -> pd.DataFrame:
     age = rng.integers(18, 80, rows)
     purpose = rng.choice(["car", "home", "cash"], rows, p=[0.3, 0.3, 0.4])
     log_odds = -1.2 - 0.8 * (np.log(income) - 8) - 0.03 * (age - 45) + 1.0 * (purpose == "cash")
+    # Thresholds and an interaction, as credit risk has: trees have something to find.
+    log_odds += 1.0 * (age < 25) + 1.2 * ((purpose == "cash") & (income < 2500))
     return pd.DataFrame(
         {
             "loan_ref": [f"L-{i:05d}" for i in range(rows)],

@@ -277,7 +277,11 @@ def main(
             metrics["bayes_brier"] = float(np.mean((bayes - y_test) ** 2))
 
         reference, reference_histories = _reference(dataset, train_idx, seed)
-        clock.step("reference sample: %d clients with their history rows", len(reference))
+        clock.step(
+            "reference sample: %d clients, rows of %d history tables",
+            len(reference),
+            len(reference_histories),
+        )
         scorer = Scorer(
             booster,
             choice.threshold,

@@ -194,3 +194,26 @@ def test_drift_compares_only_the_requests_of_the_model_it_judges(own, url, model
     assert summary.current_rows == 120 and "cat_0" in summary.tested_fields
     with pytest.raises(Exception, match="no logged request to predict, explain scored by"):
         drift.run(log_path, loans_scorer, "credit_scoring:unknown", tmp_path / "none")
+
+
+def test_the_officer_page_follows_the_served_schema(url, models, monkeypatch):
+    from tests.integration.test_ui import errors, page
+
+    app = page(monkeypatch, url)
+    assert app.selectbox(key="client_id").label == "Client id (loan_ref)"
+    app.sidebar.radio(key="mode").set_value("New application").run()
+    assert [n.label for n in app.number_input] == ["income", "age"]
+    app.number_input(key="field:income").set_value(1800.0)
+    app.number_input(key="field:age").set_value(23)
+    app.selectbox(key="field:purpose").set_value("cash")
+    app.button(key="score_application").click().run()
+    assert not app.exception and "rejected" not in errors(app)
+    _, scorer = models["loans"]
+    expected = scorer.predict_proba(
+        pd.DataFrame([{"income": 1800.0, "age": 23, "purpose": "cash"}])
+    )
+    assert app.metric[0].value == f"{expected[0]:.1%}"
+    # A required field left empty: the page shows the service's 400, naming the field.
+    app.selectbox(key="field:purpose").set_value("(unknown)")
+    app.button(key="score_application").click().run()
+    assert "**purpose**: Field required" in errors(app)
