@@ -57,19 +57,18 @@ def read_table(path: Path) -> pd.DataFrame:
     suffixes = "".join(path.suffixes[-2:]).lower()
     if not path.is_file():
         raise DataError(f"{path}: no such file")
-    try:
-        if suffixes.endswith((".parquet", ".pq")):
+    if suffixes.endswith((".parquet", ".pq")):
+        try:
             table = pd.read_parquet(path)
-        elif suffixes.endswith((".csv", ".csv.gz")):
+        except Exception as error:  # pyarrow raises several types for a corrupt file
+            raise DataError(f"{path}: cannot be parsed as Parquet ({error})") from error
+    elif suffixes.endswith((".csv", ".csv.gz")):
+        try:
             table = pd.read_csv(path, low_memory=False)
-        else:
-            raise DataError(f"{path}: unknown file type: give a .csv or .parquet file")
-    except DataError:
-        raise
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as error:
-        raise DataError(f"{path}: cannot be parsed as CSV ({error})") from error
-    except Exception as error:  # pyarrow raises several types for a corrupt file
-        raise DataError(f"{path}: cannot be parsed as Parquet ({error})") from error
+        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as error:
+            raise DataError(f"{path}: cannot be parsed as CSV ({error})") from error
+    else:
+        raise DataError(f"{path}: unknown file type: give a .csv or .parquet file")
     if table.empty:
         raise DataError(f"{path}: no rows")
     return table
@@ -170,7 +169,14 @@ class Override:
                 f"found {sorted(raw) if isinstance(raw, dict) else type(raw).__name__}"
             )
         columns = raw.get("columns") or {}
+        if not isinstance(columns, dict):
+            raise DataError(f"schema override {path}: columns must map names to settings")
         for column, settings in columns.items():
+            if not isinstance(settings, dict | None):
+                raise DataError(
+                    f"schema override {path}: column {column!r} needs a mapping of settings, "
+                    f"e.g. {{minimum: 0}}, not {settings!r}"
+                )
             unknown = set(settings or {}) - _OVERRIDE_KEYS
             if unknown:
                 raise DataError(

@@ -190,7 +190,7 @@ def test_drift_compares_only_the_requests_of_the_model_it_judges(own, url, model
         *LOANS_FIELDS,
         "probability",
     }
-    summary = drift.run(log_path, customers, customers_tag, tmp_path / "old", top_fields=0)
+    summary = drift.run(log_path, customers, customers_tag, tmp_path / "old")  # top 20 fields
     assert summary.current_rows == 120 and "cat_0" in summary.tested_fields
     with pytest.raises(Exception, match="no logged request to predict, explain scored by"):
         drift.run(log_path, loans_scorer, "credit_scoring:unknown", tmp_path / "none")
