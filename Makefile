@@ -9,6 +9,13 @@ STAMP  := $(VENV)/.installed
 ROWS   ?= 50000
 TRIALS ?= 4
 PORT   ?= 3000
+# Your own table instead of Home Credit: make train DATA=loans.csv TARGET=status ID=loan_ref
+# [POSITIVE_LABEL=bad] [SCHEMA_OVERRIDE=schema.yaml]; FN_COST / FP_COST set the cost matrix.
+DATA   ?=
+OWN_DATA = --data $(DATA) --target $(TARGET) --id $(ID) \
+	$(if $(POSITIVE_LABEL),--positive-label $(POSITIVE_LABEL)) \
+	$(if $(SCHEMA_OVERRIDE),--schema-override $(SCHEMA_OVERRIDE))
+COSTS  = $(if $(FN_COST),--fn-cost $(FN_COST)) $(if $(FP_COST),--fp-cost $(FP_COST))
 
 FULL_ROWS ?= 307511
 FULL_TRIALS ?= 4
@@ -30,8 +37,8 @@ install: $(STAMP)  ## create .venv and install the locked dependencies (reused w
 data: install  ## generate the synthetic data set (ROWS, cached)
 	$(PY) -m training.generate --rows $(ROWS)
 
-train: install  ## train LightGBM with a cost-driven search, logged to MLflow
-	$(PY) -m training.train --rows $(ROWS) --trials $(TRIALS)
+train: install  ## train LightGBM with a cost-driven search, logged to MLflow (DATA=your file)
+	$(PY) -m training.train $(if $(DATA),$(OWN_DATA),--rows $(ROWS)) --trials $(TRIALS) $(COSTS)
 
 train-full: install  ## Home Credit scale: 307,511 clients, all tables; time and peak memory in logs/
 	@mkdir -p logs
@@ -51,7 +58,7 @@ promote: install  ## import the MLflow champion into the BentoML model store
 serve: install  ## serve the promoted model on http://127.0.0.1:$(PORT)
 	$(VENV)/bin/bentoml serve service.service:CreditScoring --host 127.0.0.1 --port $(PORT)
 
-run: install data train promote serve  ## everything, from nothing to a served model
+run: install $(if $(DATA),,data) train promote serve  ## everything, from nothing to a served model
 
 test: install  ## lint, then the tests (unit + integration: real MLflow store, real bentoml serve)
 	$(VENV)/bin/ruff check .

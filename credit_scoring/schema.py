@@ -38,6 +38,7 @@ from credit_scoring.tables import (
 DAYS_EMPLOYED_PENSIONER = 365243  # Home Credit's sentinel for "not employed" (mostly pensioners)
 _HUNDRED_YEARS_IN_DAYS = -36525
 MAX_JSON_INTEGER = 2**53 - 1  # the largest integer every JSON client (JavaScript too) holds exactly
+ID_DESCRIPTION = "Applicant id (echoed back, not scored)"  # marks the id in the OpenAPI spec
 
 
 def _json_number(value: Any) -> Any:
@@ -59,6 +60,7 @@ class FieldSpec:
     maximum: float | None = None
     categories: tuple[str, ...] = ()
     description: str = ""
+    required: bool = False  # a request must carry it (a user's column never missing in training)
 
     def python_type(self) -> Any:
         """The value's type with its constraints inside, so the JSON schema (OpenAPI) shows
@@ -81,6 +83,7 @@ class InputSchema:
     # History tables (``credit_scoring.tables`` names) the features aggregate per client,
     # linked by ``id_column``; none for a single-table dataset.
     tables: tuple[str, ...] = ()
+    id_integer: bool = True  # False: ids are strings (e.g. "L-000123")
 
     @property
     def names(self) -> list[str]:
@@ -107,21 +110,26 @@ class InputSchema:
         return cls(fields=specs, **{**raw, "tables": tuple(raw.get("tables", default))})
 
     def id_type(self) -> Any:
+        if not self.id_integer:
+            return Annotated[str, Field(min_length=1, max_length=200)]
         return FieldSpec(self.id_column, "numeric", True, 0, MAX_JSON_INTEGER).python_type()
 
     def request_model(self, model_name: str = "Application") -> type[BaseModel]:
-        """A pydantic model of one applicant: unknown fields, NaN and inf rejected, every field
-        optional (missing = unknown), numbers range-checked, categories restricted."""
+        """A pydantic model of one applicant: unknown fields, NaN and inf rejected, fields
+        optional (missing = unknown) unless ``required``, numbers range-checked, categories
+        restricted."""
         definitions: dict[str, Any] = {
             self.id_column: (
                 self.id_type() | None,
-                Field(default=None, description="Applicant id (echoed back, not scored)"),
+                Field(default=None, description=ID_DESCRIPTION),
             )
         }
         for spec in self.fields:
             definitions[spec.name] = (
-                spec.python_type() | None,
-                Field(default=None, description=spec.description or None),
+                spec.python_type() if spec.required else spec.python_type() | None,
+                Field(description=spec.description or None)
+                if spec.required
+                else Field(default=None, description=spec.description or None),
             )
         for table in self.tables:
             definitions[table] = (

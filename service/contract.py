@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 
 class Contribution(BaseModel):
@@ -45,7 +45,33 @@ class ModelInfo(BaseModel):
     metrics: dict[str, float] = Field(description="Training metrics (hold-out, validation)")
     features: list[str] = Field(description="Model features, in model order")
     input_fields: list[str] = Field(description="Raw application fields the API accepts")
+    id_column: str = Field(description="Field that echoes the applicant id in every answer")
+    dataset: str = Field(description="Input schema: home-credit, or the name of a user's table")
     reference_clients: int = Field(description="Clients that can be scored by id")
     global_importance: dict[str, float] = Field(
         description="Mean |SHAP contribution| per feature over the reference sample"
     )
+
+
+def response_models(
+    id_column: str, id_integer: bool = True
+) -> tuple[type[Score], type[Prediction], type[Explanation]]:
+    """The answers with the id echoed under the served schema's id column (``loan_id``...).
+
+    Home Credit's ``SK_ID_CURR`` keeps the classes above as they are; another id gets copies
+    with that one field renamed and retyped, in first place, so answers read the same.
+    """
+    if id_column == "SK_ID_CURR" and id_integer:
+        return Score, Prediction, Explanation
+    id_type = int if id_integer else str
+    return tuple(_with_id(m, id_column, id_type) for m in (Score, Prediction, Explanation))
+
+
+def _with_id(model: type[BaseModel], id_column: str, id_type: type) -> type[BaseModel]:
+    fields: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        if name == "SK_ID_CURR":
+            fields[id_column] = (id_type | None, Field(default=None, description=info.description))
+        else:
+            fields[name] = (info.annotation, info)
+    return create_model(model.__name__, __doc__=model.__doc__, **fields)

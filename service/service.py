@@ -29,7 +29,7 @@ from credit_scoring.tables import BUREAU, BUREAU_BALANCE, BUREAU_ID, ID_COLUMN
 from service import bentoml_fixes
 from service.auth import BearerTokenMiddleware
 from service.batch import Batch, to_batch
-from service.contract import Explanation, ModelInfo, Prediction, Score
+from service.contract import ModelInfo, response_models
 from service.guards import BodySizeLimitMiddleware, JsonContentTypeMiddleware
 
 SETTINGS = get_settings()
@@ -106,6 +106,8 @@ def _example() -> list[dict]:
 
 SCHEMA = _stored_schema()
 Application = SCHEMA.request_model()
+# Answers echo the id under the schema's id column (SK_ID_CURR for Home Credit).
+Score, Prediction, Explanation = response_models(SCHEMA.id_column, SCHEMA.id_integer)
 ClientIds = Annotated[
     list[SCHEMA.id_type()],  # type: ignore[valid-type]
     Field(min_length=1, max_length=MAX_ROWS_PER_REQUEST),
@@ -161,7 +163,7 @@ class CreditScoring:
         model = Prediction if reasons else Score
         answers = [
             model(
-                SK_ID_CURR=ids[i],
+                **{SCHEMA.id_column: ids[i]},
                 probability=float(probability[i]),
                 decision=decisions[i],
                 threshold=self.scorer.threshold,
@@ -234,7 +236,7 @@ class CreditScoring:
         explanation = self.scorer.explain(batch.applications, batch.histories)
         answers = [
             Explanation(
-                SK_ID_CURR=batch.ids[i],
+                **{SCHEMA.id_column: batch.ids[i]},
                 probability=float(explanation.probability[i]),
                 base_value=float(explanation.base_value[i]),
                 contributions=self.scorer.reasons(explanation, i),
@@ -264,10 +266,10 @@ class CreditScoring:
         return Batch(applications, histories, client_ids, fields.to_dict(orient="records"))
 
     @bentoml.api
-    def clients(self) -> list[int]:
+    def clients(self) -> list[int | str]:
         """Ids of the clients that ``predict_client`` can score."""
         reference = self.scorer.reference
-        return [] if reference is None else reference[SCHEMA.id_column].astype(int).tolist()
+        return [] if reference is None else reference[SCHEMA.id_column].tolist()
 
     @bentoml.api
     def metadata(self) -> ModelInfo:
@@ -281,6 +283,8 @@ class CreditScoring:
             metrics={k: float(v) for k, v in meta.get("metrics", {}).items()},
             features=self.scorer.feature_names,
             input_fields=SCHEMA.names,
+            id_column=SCHEMA.id_column,
+            dataset=SCHEMA.name,
             reference_clients=0 if self.scorer.reference is None else len(self.scorer.reference),
             global_importance=self.importance,
         )

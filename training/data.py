@@ -22,6 +22,7 @@ import pandas as pd
 
 from credit_scoring.parquet import read_parquet
 from credit_scoring.reference import ID_COLUMN, TARGET_COLUMN
+from credit_scoring.schema import InputSchema, home_credit_schema
 from credit_scoring.settings import Settings
 from credit_scoring.tables import BUREAU, BUREAU_BALANCE, BUREAU_ID, HISTORY_TABLES
 from training import synthetic
@@ -74,16 +75,19 @@ class TableFiles(Mapping[str, pd.DataFrame]):
 @dataclass
 class Dataset:
     applications: pd.DataFrame
-    source: str  # "real: <folder>" or "synthetic: <rows> rows, seed <seed>"
+    source: str  # "real: <folder>", "synthetic: <rows> rows, seed <seed>" or "file: <path>"
     true_probability: pd.Series | None = None  # synthetic data only
     histories: TableFiles = field(default_factory=lambda: TableFiles({}))
+    # The raw input fields: Home Credit's, or inferred from a user's file (training.own_data).
+    schema: InputSchema = field(default_factory=home_credit_schema)
+    table_name: str = "application_train"
 
     def fingerprint(self) -> dict[str, object]:
         """Row counts and a hash of every file read: which data a model was trained on."""
         digest = hashlib.sha256(
             pd.util.hash_pandas_object(self.applications, index=False).to_numpy().tobytes()
         )
-        rows = {"application_train": len(self.applications)}
+        rows = {self.table_name: len(self.applications)}
         for name, path in sorted(self.histories.paths.items()):
             with path.open("rb") as handle:
                 for block in iter(lambda h=handle: h.read(1 << 24), b""):

@@ -48,6 +48,9 @@ def sample_configs(trials: int, seed: int) -> list[dict[str, Any]]:
 
 def lightgbm_params(config: dict[str, Any], y: np.ndarray, seed: int) -> dict[str, Any]:
     params = {k: v for k, v in config.items() if k != "class_weight"}
+    # A small table (a user's few hundred rows) cannot have leaves of 200 clients: at most a
+    # tenth of the rows per leaf, so the trees can split at all. No effect from ~2,000 rows.
+    params["min_child_samples"] = min(params["min_child_samples"], max(5, len(y) // 10))
     if config["class_weight"] == "balanced":
         params["scale_pos_weight"] = float((y == 0).sum() / max((y == 1).sum(), 1))
     return params | {

@@ -40,7 +40,7 @@ class Outcome:
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def served_model(url: str, api_key: str | None) -> tuple[dict[str, Any], InputSchema, list[int]]:
+def served_model(url: str, api_key: str | None) -> tuple[dict[str, Any], InputSchema, list]:
     """What is served; cached a minute so that a newly promoted model shows up soon."""
     client = ServiceClient(url, api_key)
     return client.metadata(), client.input_schema(), client.clients()
@@ -79,15 +79,15 @@ def sidebar(meta: dict[str, Any], client: ServiceClient) -> str:
     return mode
 
 
-def reference_client_input(client: ServiceClient, client_ids: list[int]) -> None:
+def reference_client_input(client: ServiceClient, client_ids: list, id_column: str) -> None:
     if not client_ids:
         st.info("The served model has no reference sample: use a new application.")
         return
-    client_id = st.selectbox("Client id (SK_ID_CURR)", client_ids, key="client_id")
+    client_id = st.selectbox(f"Client id ({id_column})", client_ids, key="client_id")
     if st.button("Score client", key="score_client", type="primary"):
         try:
-            prediction = client.predict_client([int(client_id)])[0]
-            explanation = client.explain_client([int(client_id)])[0]
+            prediction = client.predict_client([client_id])[0]
+            explanation = client.explain_client([client_id])[0]
             st.session_state["outcome"] = Outcome(f"Client {client_id}", prediction, explanation)
         except ServiceError as error:
             st.session_state["outcome"] = error
@@ -211,7 +211,7 @@ def main() -> None:
     entry, result = st.columns([2, 3], gap="large")
     with entry:
         if mode == REFERENCE:
-            reference_client_input(client, client_ids)
+            reference_client_input(client, client_ids, schema.id_column)
         else:
             new_application_input(client, schema)
     with result:

@@ -13,8 +13,7 @@ from typing import Any
 
 import httpx
 
-from credit_scoring.reference import ID_COLUMN
-from credit_scoring.schema import FieldSpec, InputSchema
+from credit_scoring.schema import ID_DESCRIPTION, FieldSpec, InputSchema
 from credit_scoring.settings import Settings, get_settings
 
 
@@ -59,13 +58,13 @@ class ServiceClient:
     def explain(self, applications: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return self._post("explain", {"applications": applications})
 
-    def predict_client(self, client_ids: list[int]) -> list[dict[str, Any]]:
+    def predict_client(self, client_ids: list[int | str]) -> list[dict[str, Any]]:
         return self._post("predict_client", {"client_ids": client_ids})
 
-    def explain_client(self, client_ids: list[int]) -> list[dict[str, Any]]:
+    def explain_client(self, client_ids: list[int | str]) -> list[dict[str, Any]]:
         return self._post("explain_client", {"client_ids": client_ids})
 
-    def clients(self) -> list[int]:
+    def clients(self) -> list[int | str]:
         return self._post("clients", {})
 
     def metadata(self) -> dict[str, Any]:
@@ -144,16 +143,22 @@ def schema_from_openapi(document: dict[str, Any]) -> InputSchema:
     body = document["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
     reference = body["schema"]["properties"]["applications"]["items"]["$ref"]
     component = document["components"]["schemas"][reference.rsplit("/", 1)[-1]]
-    fields = []
+    required = set(component.get("required", ()))
+    fields, id_column, id_integer = [], None, True
     for name, prop in component["properties"].items():
-        if name == ID_COLUMN:
-            continue
         typed = next(t for t in prop.get("anyOf", [prop]) if t.get("type") != "null")
         description = prop.get("description", "")
+        if description == ID_DESCRIPTION:
+            id_column, id_integer = name, typed["type"] == "integer"
+            continue
         if "enum" in typed:
             fields.append(
                 FieldSpec(
-                    name, "categorical", categories=tuple(typed["enum"]), description=description
+                    name,
+                    "categorical",
+                    categories=tuple(typed["enum"]),
+                    description=description,
+                    required=name in required,
                 )
             )
         else:
@@ -165,6 +170,8 @@ def schema_from_openapi(document: dict[str, Any]) -> InputSchema:
                     minimum=typed.get("minimum"),
                     maximum=typed.get("maximum"),
                     description=description,
+                    required=name in required,
                 )
             )
-    return InputSchema(fields=tuple(fields))
+    ids = {"id_column": id_column, "id_integer": id_integer} if id_column else {}
+    return InputSchema(fields=tuple(fields), **ids)

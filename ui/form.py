@@ -39,6 +39,7 @@ MAIN_FIELDS = (
     "EXT_SOURCE_2",
     "EXT_SOURCE_3",
 )
+OWN_FIELDS = 20  # a user's schema has no main fields: its first fields, required ones first
 DAYS_PER_YEAR = 365.25
 MOSTLY_MISSING = 0.5  # a field missing for most real clients defaults to missing
 UNKNOWN = "(unknown)"  # the select-box choice that sends nothing: a missing value
@@ -90,11 +91,13 @@ class FormField:
 
 
 def form_fields(schema: InputSchema) -> list[FormField]:
-    """The main fields the served schema has, in MAIN_FIELDS order."""
+    """The main fields the served schema has, in MAIN_FIELDS order; for a schema without any
+    (a user's own table), its required fields, then the others, up to OWN_FIELDS."""
     served = set(schema.names)
-    return [
-        FormField(schema.field(n), _default(schema.field(n))) for n in MAIN_FIELDS if n in served
-    ]
+    names = [n for n in MAIN_FIELDS if n in served] or [
+        f.name for f in sorted(schema.fields, key=lambda f: not f.required)
+    ][:OWN_FIELDS]
+    return [FormField(schema.field(n), _default(schema.field(n))) for n in names]
 
 
 @cache

@@ -1,0 +1,219 @@
+"""Bring your own data, end to end through the real CLIs: two generated tables of other shapes
+than Home Credit's (a Parquet file with many categoricals, missing values, a free-text column
+excluded by an override file; a three-column CSV with string ids and a good/bad target) are
+trained into one MLflow store and promoted in turn; the second is served by `bentoml serve`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from credit_scoring.request_log import LoggedScore, RequestLog
+from credit_scoring.scorer import Scorer
+from tests.integration.conftest import Pipeline, isolated_env, serve
+from tests.integration.test_pipeline import post
+from training.example_tables import few_columns, many_categoricals
+from ui.client import ServiceClient
+
+pytestmark = pytest.mark.integration
+FAST = ("--trials", "1", "--folds", "2", "--max-trees", "60", "--seed", "1")
+LOANS_FIELDS = ["income", "age", "purpose"]
+
+
+@pytest.fixture(scope="module")
+def own(tmp_path_factory) -> Pipeline:
+    root = tmp_path_factory.mktemp("own")
+    p = Pipeline(isolated_env(root), root)
+    many_categoricals(800).to_parquet(root / "customers.parquet", index=False)
+    (root / "schema.yaml").write_text(
+        "exclude: [notes]\ncolumns:\n  debt: {maximum: 1000000, description: Outstanding debt}\n"
+    )
+    few_columns(600).to_csv(root / "loans.csv", index=False)
+    p.run(
+        "-m", "training.train", "--data", str(root / "customers.parquet"), "--target",
+        "default", "--id", "customer_id", "--schema-override", str(root / "schema.yaml"), *FAST,
+    )  # fmt: skip
+    p.run("-m", "training.promote")
+    p.run(
+        "-m", "training.train", "--data", str(root / "loans.csv"), "--target", "status",
+        "--id", "loan_ref", "--positive-label", "bad", "--fn-cost", "4", "--fp-cost", "1.5",
+        *FAST,
+    )  # fmt: skip
+    p.run("-m", "training.promote")
+    return p
+
+
+@pytest.fixture(scope="module")
+def models(own: Pipeline) -> dict[str, tuple[str, Scorer]]:
+    """Promoted models by dataset name: (BentoML tag, scorer)."""
+    out = {}
+    for folder in (own.bentoml_home / "models" / "credit_scoring").iterdir():
+        if folder.is_dir():
+            scorer = Scorer.load(folder)
+            out[scorer.schema.name] = (f"credit_scoring:{folder.name}", scorer)
+    return out
+
+
+@pytest.fixture(scope="module")
+def url(own: Pipeline, models) -> Iterator[str]:
+    with serve(own) as served:
+        yield served
+
+
+def loans(n: int, offset: int = 0) -> list[dict]:
+    rows = few_columns(600).drop(columns="status").iloc[offset : offset + n]
+    return json.loads(rows.to_json(orient="records"))
+
+
+def test_runs_record_the_source_the_schema_and_the_costs(own, models):
+    mlflow.set_tracking_uri(own.env["MLFLOW_TRACKING_URI"])
+    runs = mlflow.search_runs(experiment_names=["credit-scoring"])
+    runs = runs[runs["tags.candidate"] == "true"].set_index("params.schema_name")
+    assert set(runs.index) == {"customers", "loans"}
+    loans_run = runs.loc["loans"]
+    assert loans_run["params.data_source"].startswith("file: ")
+    assert (loans_run["params.id_column"], loans_run["params.positive_label"]) == (
+        "loan_ref",
+        "bad",
+    )
+    assert (loans_run["params.fn_cost"], loans_run["params.fp_cost"]) == ("4.0", "1.5")
+    assert loans_run["metrics.test_roc_auc"] > 0.6
+    # No true risk is known for a user's data: no Bayes AUC, and nothing pretends otherwise.
+    assert "metrics.bayes_roc_auc" not in runs or runs["metrics.bayes_roc_auc"].isna().all()
+    client = mlflow.MlflowClient()
+    stored = json.loads(
+        Path(client.download_artifacts(loans_run["run_id"], "input_schema.json")).read_text()
+    )
+    assert [f["name"] for f in stored["fields"]] == LOANS_FIELDS
+    fingerprint = json.loads(
+        Path(client.download_artifacts(loans_run["run_id"], "data_fingerprint.json")).read_text()
+    )
+    assert fingerprint["rows"] == {"loans": 600}
+
+
+def test_each_promoted_model_carries_its_own_schema_costs_and_reference(models):
+    _, customers = models["customers"]
+    assert "notes" not in customers.schema.names and customers.schema.id_column == "customer_id"
+    assert customers.schema.field("debt").maximum == 1_000_000
+    assert customers.reference["customer_id"].is_unique
+    assert (customers.costs.fn_cost, customers.costs.fp_cost) == (10.0, 1.0)  # the defaults
+    table = many_categoricals(800)  # missing values and categories scored in process
+    proba = customers.predict_proba(
+        table.drop(columns=["default", "notes"]).astype({"has_guarantor": str})
+    )
+    assert np.isfinite(proba).all() and 0 < proba.min() < proba.max() < 1
+    _, served = models["loans"]
+    assert (served.costs.fn_cost, served.costs.fp_cost) == (4.0, 1.5)
+    assert served.reference["loan_ref"].str.startswith("L-").all()
+
+
+def test_the_api_follows_the_served_schema(url, models):
+    spec = httpx.get(f"{url}/docs.json", timeout=10).json()
+    application = spec["components"]["schemas"]["Application"]
+    assert list(application["properties"]) == ["loan_ref", *LOANS_FIELDS]
+    assert set(application["required"]) == set(LOANS_FIELDS)
+    assert application["properties"]["purpose"]["enum"] == ["car", "cash", "home"]
+    schema = ServiceClient(url).input_schema()
+    _, scorer = models["loans"]
+    assert (schema.fields, schema.id_column, schema.id_integer) == (
+        scorer.schema.fields,
+        "loan_ref",
+        False,
+    )
+    meta = post(url, "metadata", {}).json()
+    assert (meta["id_column"], meta["dataset"], meta["input_fields"]) == (
+        "loan_ref",
+        "loans",
+        LOANS_FIELDS,
+    )
+    assert meta["costs"] == {"fn_cost": 4.0, "fp_cost": 1.5}
+
+
+def test_predict_and_explain_answer_with_the_foreign_id(url, models):
+    _, scorer = models["loans"]
+    rows = loans(5)
+    predicted = post(url, "predict", {"applications": rows})
+    assert predicted.status_code == 200, predicted.text
+    expected = scorer.predict_proba(pd.DataFrame(rows))
+    for row, answer, proba in zip(rows, predicted.json(), expected, strict=True):
+        assert list(answer)[:2] == ["loan_ref", "probability"]
+        assert answer["loan_ref"] == row["loan_ref"]
+        assert answer["probability"] == pytest.approx(proba, abs=1e-9)
+        assert answer["decision"] == ("refused" if proba >= scorer.threshold else "granted")
+        assert {r["feature"] for r in answer["top_features"]} == set(LOANS_FIELDS)
+    explained = post(url, "explain", {"applications": rows}).json()
+    raw = scorer.raw_score(pd.DataFrame(rows))
+    for answer, score in zip(explained, raw, strict=True):
+        total = answer["base_value"] + sum(c["contribution"] for c in answer["contributions"])
+        assert total == pytest.approx(score, abs=1e-6)
+    client = post(url, "clients", {}).json()[0]
+    by_id = post(url, "predict_client", {"client_ids": [client]})
+    assert by_id.status_code == 200 and by_id.json()[0]["loan_ref"] == client
+
+
+def test_a_request_for_the_previous_model_names_every_mismatch(url):
+    """A client still sending the previous model's fields after a model change gets 400 with
+    each unknown field, and each field the new model requires, named."""
+    old = many_categoricals(1).drop(columns=["default", "notes"]).iloc[0]
+    response = post(url, "predict", {"applications": [json.loads(old.to_json())]})
+    assert response.status_code == 400
+    problems = {(d["type"], d["loc"][-1]) for d in response.json()["detail"]}
+    assert {("extra_forbidden", "cat_0"), ("extra_forbidden", "utilisation")} <= problems
+    assert {("missing", name) for name in LOANS_FIELDS} <= problems
+    wrong = post(url, "predict", {"applications": [{**loans(1)[0], "purpose": "boat"}]})
+    assert wrong.json()["detail"][0]["msg"] == "Input should be 'car', 'cash' or 'home'"
+
+
+def test_drift_compares_only_the_requests_of_the_model_it_judges(own, url, models, tmp_path):
+    """The log holds requests of two models with different schemas: each report takes the
+    rows its own model scored, and says so when there are none."""
+    from monitoring import drift
+
+    assert post(url, "predict", {"applications": loans(150, offset=100)}).status_code == 200
+    log_path = Path(own.env["CREDIT_REQUEST_LOG"])
+    customers_tag, customers = models["customers"]
+    old = customers.reference.drop(columns="default").head(120)
+    RequestLog(log_path).append(
+        LoggedScore("predict", customers_tag, int(r.customer_id), 0.3, "granted", 0.5, r._asdict())
+        for r in old.astype(object).where(old.notna(), None).itertuples(index=False)
+    )
+    loans_tag, loans_scorer = models["loans"]
+    summary = drift.run(log_path, loans_scorer, loans_tag, tmp_path / "loans", top_fields=0)
+    assert summary.current_rows >= 150 and set(summary.tested_fields) <= {
+        *LOANS_FIELDS,
+        "probability",
+    }
+    summary = drift.run(log_path, customers, customers_tag, tmp_path / "old")  # top 20 fields
+    assert summary.current_rows == 120 and "cat_0" in summary.tested_fields
+    with pytest.raises(Exception, match="no logged request to predict, explain scored by"):
+        drift.run(log_path, loans_scorer, "credit_scoring:unknown", tmp_path / "none")
+
+
+def test_the_officer_page_follows_the_served_schema(url, models, monkeypatch):
+    from tests.integration.test_ui import errors, page
+
+    app = page(monkeypatch, url)
+    assert app.selectbox(key="client_id").label == "Client id (loan_ref)"
+    app.sidebar.radio(key="mode").set_value("New application").run()
+    assert [n.label for n in app.number_input] == ["income", "age"]
+    app.number_input(key="field:income").set_value(1800.0)
+    app.number_input(key="field:age").set_value(23)
+    app.selectbox(key="field:purpose").set_value("cash")
+    app.button(key="score_application").click().run()
+    assert not app.exception and "rejected" not in errors(app)
+    _, scorer = models["loans"]
+    expected = scorer.predict_proba(
+        pd.DataFrame([{"income": 1800.0, "age": 23, "purpose": "cash"}])
+    )
+    assert app.metric[0].value == f"{expected[0]:.1%}"
+    # A required field left empty: the page shows the service's 400, naming the field.
+    app.selectbox(key="field:purpose").set_value("(unknown)")
+    app.button(key="score_application").click().run()
+    assert "**purpose**: Field required" in errors(app)
