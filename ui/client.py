@@ -144,10 +144,13 @@ def schema_from_openapi(document: dict[str, Any]) -> InputSchema:
     reference = body["schema"]["properties"]["applications"]["items"]["$ref"]
     component = document["components"]["schemas"][reference.rsplit("/", 1)[-1]]
     required = set(component.get("required", ()))
-    fields, id_column, id_integer = [], None, True
+    fields, id_column, id_integer, tables = [], None, True, []
     for name, prop in component["properties"].items():
         typed = next(t for t in prop.get("anyOf", [prop]) if t.get("type") != "null")
         description = prop.get("description", "")
+        if typed.get("type") == "array":  # a history table's rows, not an application field
+            tables.append(name)
+            continue
         if description == ID_DESCRIPTION:
             id_column, id_integer = name, typed["type"] == "integer"
             continue
@@ -174,4 +177,4 @@ def schema_from_openapi(document: dict[str, Any]) -> InputSchema:
                 )
             )
     ids = {"id_column": id_column, "id_integer": id_integer} if id_column else {}
-    return InputSchema(fields=tuple(fields), **ids)
+    return InputSchema(fields=tuple(fields), tables=tuple(tables), **ids)
