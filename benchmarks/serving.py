@@ -39,6 +39,7 @@ MLSERVER_PINS = ["mlserver==1.7.1", "mlserver-lightgbm==1.7.1", "uvloop<0.22"]
 WRK_SCRIPT = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Host"] = wrk.host  -- wrk adds it only after this script has run (h11 needs it)
 local requests = {}
 for line in io.lines("%s") do requests[#requests + 1] = wrk.format(nil, nil, nil, line) end
 local i = 0
