@@ -27,6 +27,7 @@ class Settings:
     api_key: str | None  # bearer token the service requires; None = open service
     workers: int  # service processes: 2 (the cores here); 1 per pod on Kubernetes
     batching: bool  # adaptive batching on (off only to measure what it brings)
+    max_batch_size: int  # rows per adaptive batch (measured: README, Serving figures)
     reports_dir: Path  # load-test and drift reports (HTML, CSV, JSON)
 
     @property
@@ -54,5 +55,6 @@ def get_settings() -> Settings:
         api_key=os.environ.get("CREDIT_API_KEY") or None,
         workers=int(os.environ.get("CREDIT_WORKERS", "2")),
         batching=os.environ.get("CREDIT_BATCHING", "1") != "0",
+        max_batch_size=int(os.environ.get("CREDIT_MAX_BATCH_SIZE", "64")),
         reports_dir=_path("CREDIT_REPORTS_DIR", PROJECT_ROOT / "reports"),
     )

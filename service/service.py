@@ -39,7 +39,11 @@ MAX_BODY_BYTES = 4 * 1024 * 1024  # 1000 full applications are ~3 MB of JSON
 # BentoML cancels (503) a queued request whose *predicted* latency exceeds max_latency_ms; one
 # 1000-row explain request is enough to train that predictor into refusing everything for a
 # while. Overload is bounded instead by traffic.timeout (504), so the cap sits below it.
-BATCHING = {"batchable": SETTINGS.batching, "max_batch_size": 64, "max_latency_ms": 20_000}
+BATCHING = {
+    "batchable": SETTINGS.batching,
+    "max_batch_size": SETTINGS.max_batch_size,
+    "max_latency_ms": 20_000,
+}
 MODEL = bentoml.models.BentoModel(f"{SETTINGS.model_name}:latest")
 # The runtime image, declared once. distro="custom" skips BentoML's apt step (build-essential,
 # git): every served package installs from a binary wheel, so no compiler ships in the image.
