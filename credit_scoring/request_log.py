@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS scored (
     logged_at REAL NOT NULL,            -- unix time, seconds
     endpoint TEXT NOT NULL,
     model_version TEXT NOT NULL,
-    client_id INTEGER,
+    client_id,                          -- as sent: an integer or a string id ("007" stays "007")
     probability REAL NOT NULL,
     decision TEXT NOT NULL,
     threshold REAL NOT NULL,
@@ -36,7 +36,7 @@ CREATE INDEX IF NOT EXISTS scored_logged_at ON scored (logged_at);
 class LoggedScore:
     endpoint: str
     model_version: str
-    client_id: int | None
+    client_id: int | str | None
     probability: float
     decision: str
     threshold: float
