@@ -3,7 +3,8 @@
 Run it through ``python -m load_tests.run`` (starts the service, checks the budgets), or by
 hand: ``locust -f load_tests/locustfile.py --host http://127.0.0.1:3000``.
 
-Tags select scenarios: ``predict`` (one applicant), ``batch`` (5-20 applicants), ``explain``,
+Tags select scenarios: ``predict`` (one applicant), ``history`` (one applicant with the rows of
+the six history tables), ``batch`` (5-20 applicants), ``explain``,
 ``client`` (scoring by id from POST /clients), ``invalid`` (bad requests that must get a 4xx).
 Each request name ends in ``[invalid]`` for the bad ones, so valid and invalid traffic are
 reported apart.
@@ -31,6 +32,8 @@ from locust.env import Environment
 from locust.stats import calculate_response_time_percentile
 
 # Imported after locust: gevent must patch ssl before anything loads it (shared NOTES).
+from credit_scoring.schema import MAX_HISTORY_ROWS
+from credit_scoring.tables import BUREAU, BUREAU_BALANCE, BUREAU_ID, ID_COLUMN
 from training.synthetic import generate, shift_population
 
 POOL_SIZE = int(os.environ.get("LOAD_POOL_SIZE", "1000"))
@@ -38,19 +41,50 @@ SEED = int(os.environ.get("LOAD_SEED", "2024"))
 ID_OFFSET = 10_000_000  # pool ids never collide with the training clients' ids
 
 
-def _applicant_pool() -> list[dict[str, Any]]:
-    """Generated applicants as a client sends them: JSON, missing values left out."""
-    table = generate(POOL_SIZE, SEED).applications.drop(columns="TARGET")
-    if os.environ.get("LOAD_SHIFTED") == "1":
-        table = shift_population(table)
-    table["SK_ID_CURR"] += ID_OFFSET
-    rows = json.loads(table.to_json(orient="records"))
+def _records(frame) -> list[dict[str, Any]]:
+    """Rows as a client sends them: JSON, missing values left out."""
+    rows = json.loads(frame.to_json(orient="records"))
     return [
         {k: v for k, v in r.items() if not (isinstance(v, float) and math.isnan(v))} for r in rows
     ]
 
 
-POOL = _applicant_pool()  # built once per process, shared by every simulated user
+def _applicant_pool() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Generated applicants, and the same applicants with their credit history (the history
+    tables' rows, as a front office would send a new applicant's bureau report)."""
+    data = generate(POOL_SIZE, SEED)
+    table = data.applications.drop(columns="TARGET")
+    if os.environ.get("LOAD_SHIFTED") == "1":
+        table = shift_population(table)
+    # Each table's rows as JSON once, grouped by client (bureau_balance by credit).
+    groups: dict[str, dict[int, list[dict[str, Any]]]] = {}
+    for name, rows in data.histories.items():
+        key = rows[BUREAU_ID if name == BUREAU_BALANCE else ID_COLUMN]
+        records = _records(rows.drop(columns=[ID_COLUMN], errors="ignore"))
+        groups[name] = {}
+        for k, record in zip(key.tolist(), records, strict=True):
+            groups[name].setdefault(k, []).append(record)
+    with_history = []
+    for client, application in zip(table["SK_ID_CURR"].tolist(), _records(table), strict=True):
+        history = dict(application)
+        for name, by_key in groups.items():
+            if name == BUREAU_BALANCE:
+                credits = [c[BUREAU_ID] for c in history.get(BUREAU, ())]
+                rows = [r for c in credits for r in by_key.get(c, ())]
+            else:
+                rows = by_key.get(client, [])
+            if rows:
+                history[name] = rows[:MAX_HISTORY_ROWS]
+        with_history.append(history)
+    applications = _records(table)
+    for rows in (applications, with_history):
+        for row in rows:
+            row["SK_ID_CURR"] += ID_OFFSET
+    return applications, with_history
+
+
+# Built once per process, shared by every simulated user.
+POOL, POOL_WITH_HISTORY = _applicant_pool()
 # Building the pool blocks gevent's loop for seconds and its cached clock goes stale: without
 # this, Locust's --run-time timer (scheduled from that clock) fires as soon as the test starts.
 gevent.get_hub().loop.update_now()
@@ -96,6 +130,11 @@ class CreditScoringUser(FastHttpUser):
     @task(10)
     def predict_one(self) -> None:
         self._score("predict", [random.choice(POOL)], "POST /predict [1]")
+
+    @tag("history")
+    @task(3)
+    def predict_with_history(self) -> None:
+        self._score("predict", [random.choice(POOL_WITH_HISTORY)], "POST /predict [history]")
 
     @tag("batch")
     @task(3)
