@@ -23,7 +23,7 @@ from credit_scoring.cost import CostMatrix
 from credit_scoring.features import Histories, build_features
 from credit_scoring.parquet import read_parquet
 from credit_scoring.schema import InputSchema
-from credit_scoring.tables import BUREAU, BUREAU_BALANCE, BUREAU_ID, HISTORY_TABLES, ID_COLUMN
+from credit_scoring.tables import HISTORY_TABLES, client_rows
 
 Decision = Literal["granted", "refused"]
 # One OpenMP thread per call: scoring calls are small batches, and with the cores busy (other
@@ -115,15 +115,7 @@ class Scorer:
         if unknown:
             raise KeyError(f"client ids not in the reference sample: {unknown[:10]}")
         applications = sample.loc[client_ids].reset_index(drop=True)
-        histories: dict[str, pd.DataFrame] = {}
-        for name, table in (self.reference_histories or {}).items():
-            if name != BUREAU_BALANCE:
-                histories[name] = table[table[ID_COLUMN].isin(client_ids)]
-        if BUREAU in histories and BUREAU_BALANCE in (self.reference_histories or {}):
-            balance = self.reference_histories[BUREAU_BALANCE]
-            histories[BUREAU_BALANCE] = balance[
-                balance[BUREAU_ID].isin(histories[BUREAU][BUREAU_ID])
-            ]
+        histories = client_rows(self.reference_histories or {}, client_ids)
         return applications, histories
 
     def readable_value(self, feature: str, value: float) -> float | str | None:

@@ -10,6 +10,7 @@ service can type history inputs from them.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -299,3 +300,21 @@ def history_tables() -> dict[str, HistoryTable]:
         columns = [c for c in columns if c != "NFLAG_MICRO_CASH"]
         tables[name] = HistoryTable(name, tuple(columns), CATEGORIES[name], INTEGERS[name])
     return tables
+
+
+def client_rows(
+    histories: Mapping[str, pd.DataFrame], client_ids: Iterable[object]
+) -> dict[str, pd.DataFrame]:
+    """Every table's rows for these clients, bureau_balance through their bureau credits.
+    Each table is fetched once, so a lazy mapping (one reading files) reads each file once."""
+    wanted = set(client_ids)
+    out: dict[str, pd.DataFrame] = {}
+    for name in histories:
+        if name != BUREAU_BALANCE:
+            table = histories[name]
+            out[name] = table[table[ID_COLUMN].isin(wanted)].reset_index(drop=True)
+    if BUREAU_BALANCE in histories:
+        credits = set(out[BUREAU][BUREAU_ID]) if BUREAU in out else set()
+        balance = histories[BUREAU_BALANCE]
+        out[BUREAU_BALANCE] = balance[balance[BUREAU_ID].isin(credits)].reset_index(drop=True)
+    return out

@@ -25,7 +25,7 @@ from credit_scoring.request_log import LoggedScore, RequestLog
 from credit_scoring.schema import InputSchema
 from credit_scoring.scorer import REFERENCE_FILE, REFERENCE_TABLE_FILE, SCHEMA_FILE, Scorer
 from credit_scoring.settings import get_settings
-from credit_scoring.tables import BUREAU, BUREAU_BALANCE, BUREAU_ID, ID_COLUMN
+from credit_scoring.tables import BUREAU, ID_COLUMN, client_rows
 from service import bentoml_fixes
 from service.auth import BearerTokenMiddleware
 from service.batch import Batch, to_batch
@@ -90,21 +90,16 @@ def _example() -> list[dict]:
     reference = read_parquet(folder / REFERENCE_FILE)
     client = reference.drop(columns=[SCHEMA.target_column], errors="ignore").iloc[0]
     example = json.loads(client.dropna().to_json())
-    credits: set = set()
-    for table in SCHEMA.tables:
-        path = folder / REFERENCE_TABLE_FILE.format(table)
-        if not path.is_file():
-            continue
-        rows = read_parquet(path)
-        if table == BUREAU_BALANCE:
-            rows = rows[rows[BUREAU_ID].isin(credits)]
-        else:
-            rows = rows[rows[ID_COLUMN] == client[SCHEMA.id_column]].head(2)
-        if table == BUREAU:
-            credits = set(rows[BUREAU_ID])
-        rows = rows.drop(columns=[ID_COLUMN], errors="ignore").head(2)
-        if len(rows):
-            example[table] = [json.loads(r.dropna().to_json()) for _, r in rows.iterrows()]
+    paths = {t: folder / REFERENCE_TABLE_FILE.format(t) for t in SCHEMA.tables}
+    tables = {t: read_parquet(p) for t, p in paths.items() if p.is_file()}
+    rows = client_rows(tables, [client[SCHEMA.id_column]])
+    if BUREAU in rows:  # the first two credits, and only their months
+        rows[BUREAU] = rows[BUREAU].head(2)
+        rows = client_rows(rows, [client[SCHEMA.id_column]])
+    for table, own in rows.items():
+        own = own.drop(columns=[ID_COLUMN], errors="ignore").head(2)
+        if len(own):
+            example[table] = [json.loads(r.dropna().to_json()) for _, r in own.iterrows()]
     return [example]
 
 

@@ -24,7 +24,7 @@ from credit_scoring.parquet import read_parquet
 from credit_scoring.reference import ID_COLUMN, TARGET_COLUMN
 from credit_scoring.schema import InputSchema, home_credit_schema
 from credit_scoring.settings import Settings
-from credit_scoring.tables import BUREAU, BUREAU_BALANCE, BUREAU_ID, HISTORY_TABLES
+from credit_scoring.tables import HISTORY_TABLES, client_rows
 from training import synthetic
 
 Source = Literal["auto", "real", "synthetic"]
@@ -58,18 +58,7 @@ class TableFiles(Mapping[str, pd.DataFrame]):
 
     def rows_of(self, client_ids: pd.Series) -> dict[str, pd.DataFrame]:
         """Every table's rows for these clients (bureau_balance through their bureau ids)."""
-        wanted = set(client_ids.tolist())
-        out: dict[str, pd.DataFrame] = {}
-        for name in self.paths:
-            if name == BUREAU_BALANCE:
-                continue
-            table = self[name]
-            out[name] = table[table[ID_COLUMN].isin(wanted)].reset_index(drop=True)
-        if BUREAU_BALANCE in self.paths:
-            credits = set(out[BUREAU][BUREAU_ID].tolist()) if BUREAU in out else set()
-            balance = self[BUREAU_BALANCE]
-            out[BUREAU_BALANCE] = balance[balance[BUREAU_ID].isin(credits)].reset_index(drop=True)
-        return out
+        return client_rows(self, client_ids.tolist())
 
 
 @dataclass

@@ -8,20 +8,13 @@ import pandas as pd
 import pytest
 
 from credit_scoring.features import build_features
-from credit_scoring.tables import BUREAU, BUREAU_BALANCE, BUREAU_ID, ID_COLUMN
+from credit_scoring.tables import BUREAU_BALANCE, ID_COLUMN, client_rows
 from training.synthetic import generate
 
 
 @pytest.fixture(scope="module")
 def small():
     return generate(1500, seed=11)
-
-
-def rows_of_client(histories: dict[str, pd.DataFrame], client: int) -> dict[str, pd.DataFrame]:
-    own = {n: t[t[ID_COLUMN] == client] for n, t in histories.items() if n != BUREAU_BALANCE}
-    balance = histories[BUREAU_BALANCE]
-    own[BUREAU_BALANCE] = balance[balance[BUREAU_ID].isin(own[BUREAU][BUREAU_ID])]
-    return own
 
 
 def test_a_client_alone_gets_the_row_of_the_batch(schema, small):
@@ -32,7 +25,7 @@ def test_a_client_alone_gets_the_row_of_the_batch(schema, small):
     for i in chosen:
         client = int(small.applications.loc[i, ID_COLUMN])
         alone = build_features(
-            small.applications.loc[[i]], schema, rows_of_client(small.histories, client)
+            small.applications.loc[[i]], schema, client_rows(small.histories, [client])
         )
         pd.testing.assert_frame_equal(alone, batch.loc[[i]], check_exact=True)
 
