@@ -35,15 +35,15 @@ $(STAMP): pyproject.toml requirements.lock
 install: $(STAMP)  ## create .venv and install the locked dependencies (reused when up to date)
 
 data: install  ## generate the synthetic data set (ROWS, cached)
-	$(PY) -m training.generate --rows $(ROWS)
+	$(PY) -m credit_scoring.pipeline.generate --rows $(ROWS)
 
 train: install  ## train LightGBM with a cost-driven search, logged to MLflow (DATA=your file)
-	$(PY) -m training.train $(if $(DATA),$(OWN_DATA),--rows $(ROWS)) --trials $(TRIALS) $(COSTS)
+	$(PY) -m credit_scoring.pipeline.train $(if $(DATA),$(OWN_DATA),--rows $(ROWS)) --trials $(TRIALS) $(COSTS)
 
 train-full: install  ## Home Credit scale: 307,511 clients, all tables; time and peak memory in logs/
 	@mkdir -p logs
-	/usr/bin/time -v $(PY) -m training.generate --rows $(FULL_ROWS) 2>&1 | tee logs/generate-$(FULL_ROWS).log
-	/usr/bin/time -v $(PY) -m training.train --source synthetic --rows $(FULL_ROWS) --trials $(FULL_TRIALS) \
+	/usr/bin/time -v $(PY) -m credit_scoring.pipeline.generate --rows $(FULL_ROWS) 2>&1 | tee logs/generate-$(FULL_ROWS).log
+	/usr/bin/time -v $(PY) -m credit_scoring.pipeline.train --source synthetic --rows $(FULL_ROWS) --trials $(FULL_TRIALS) \
 		2>&1 | tee logs/train-$(FULL_ROWS).log
 
 bench-features: install  ## time and peak memory of generation and feature building (ROWS)
@@ -53,10 +53,10 @@ bench-serving: install  ## serving req/s, p50/p99 per variant and vs MLServer, w
 	$(PY) -m benchmarks.serving --markdown reports/bench-serving.md
 
 promote: install  ## import the MLflow champion into the BentoML model store
-	$(PY) -m training.promote
+	$(PY) -m credit_scoring.pipeline.promote
 
 serve: install  ## serve the promoted model on http://127.0.0.1:$(PORT)
-	$(VENV)/bin/bentoml serve service.service:CreditScoring --host 127.0.0.1 --port $(PORT)
+	$(VENV)/bin/bentoml serve credit_scoring.serving.service:CreditScoring --host 127.0.0.1 --port $(PORT)
 
 run: install $(if $(DATA),,data) train promote serve  ## everything, from nothing to a served model
 
@@ -118,4 +118,4 @@ load-capacity: install  ## step load (+5 users / 20 s) until p95 > BUDGET ms: th
 		--step-seconds 20 --max-users 150 --p95-budget-ms $(or $(BUDGET),1000)
 
 drift: install  ## Evidently drift report: logged requests (SINCE=ISO time) vs training reference
-	$(PY) -m monitoring.drift $(if $(SINCE),--since $(SINCE))
+	$(PY) -m credit_scoring.monitoring.drift $(if $(SINCE),--since $(SINCE))

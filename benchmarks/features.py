@@ -16,9 +16,9 @@ import resource
 import time
 import tracemalloc
 
-from credit_scoring.features import build_features
-from credit_scoring.schema import home_credit_schema
-from training.synthetic import generate
+from credit_scoring.core.schema import home_credit_schema
+from credit_scoring.profiles.home_credit.features import build_features
+from credit_scoring.profiles.home_credit.synthetic import generate
 
 GIB = 1024**3
 

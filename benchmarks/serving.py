@@ -30,7 +30,7 @@ import numpy as np
 import psutil
 import typer
 
-from credit_scoring.scorer import PREDICT_THREADS, Scorer
+from credit_scoring.core.scorer import PREDICT_THREADS, Scorer
 
 app = typer.Typer(add_completion=False, help=__doc__)
 ROOT = Path(__file__).resolve().parents[1]
@@ -159,7 +159,7 @@ def bento(workdir: Path, workers: int, batching: bool) -> tuple[Server, str]:
         "-m",
         "bentoml",
         "serve",
-        "service.service:CreditScoring",
+        "credit_scoring.serving.service:CreditScoring",
         "--host",
         "127.0.0.1",
         "--port",

@@ -72,7 +72,7 @@ def load_model(model_tag: str):
     """The model the image serves, from the local BentoML store, as the scorer object."""
     import bentoml
 
-    from credit_scoring.scorer import Scorer
+    from credit_scoring.core.scorer import Scorer
 
     try:
         model = bentoml.models.get(model_tag)

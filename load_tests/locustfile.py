@@ -11,7 +11,7 @@ reported apart.
 
 Environment: ``LOAD_POOL_SIZE`` (applicants generated once per process, default 1000),
 ``LOAD_SEED`` (default 2024: not the training seed), ``LOAD_SHIFTED=1`` (draw from the
-shifted population of ``training.synthetic.shift_population``, to watch drift), and
+shifted population of ``home_credit.synthetic.shift_population``, to watch drift), and
 ``LOAD_STEP_USERS`` / ``LOAD_STEP_SECONDS`` / ``LOAD_MAX_USERS`` / ``LOAD_P95_BUDGET_MS`` /
 ``LOAD_CAPACITY_FILE`` for the step-load shape (enabled by ``LOAD_SHAPE=step``),
 ``LOAD_STATS_FILE`` (final stats as JSON, for the budget check).
@@ -32,9 +32,9 @@ from locust.env import Environment
 from locust.stats import calculate_response_time_percentile
 
 # Imported after locust: gevent must patch ssl before anything loads it (shared NOTES).
-from credit_scoring.schema import MAX_HISTORY_ROWS
-from credit_scoring.tables import BUREAU, BUREAU_BALANCE, BUREAU_ID, ID_COLUMN
-from training.synthetic import generate, shift_population
+from credit_scoring.core.schema import MAX_HISTORY_ROWS
+from credit_scoring.profiles.home_credit.synthetic import generate, shift_population
+from credit_scoring.profiles.home_credit.tables import BUREAU, BUREAU_BALANCE, BUREAU_ID, ID_COLUMN
 
 POOL_SIZE = int(os.environ.get("LOAD_POOL_SIZE", "1000"))
 SEED = int(os.environ.get("LOAD_SEED", "2024"))

@@ -54,7 +54,13 @@ def serving(url: str | None, log_file: Path) -> Iterator[str]:
     with log_file.open("w") as log:
         process = subprocess.Popen(
             [
-                *(sys.executable, "-m", "bentoml", "serve", "service.service:CreditScoring"),
+                *(
+                    sys.executable,
+                    "-m",
+                    "bentoml",
+                    "serve",
+                    "credit_scoring.serving.service:CreditScoring",
+                ),
                 *("--host", "127.0.0.1", "--port", str(port)),
             ],
             cwd=PROJECT_ROOT,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from credit_scoring.schema import InputSchema, home_credit_schema
-from training.synthetic import SyntheticData, generate
+from credit_scoring.core.schema import InputSchema, home_credit_schema
+from credit_scoring.profiles.home_credit.synthetic import SyntheticData, generate
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from credit_scoring.schema import InputSchema
+from credit_scoring.core.schema import InputSchema
 from ui import charts
 from ui.client import (
     InputRejected,

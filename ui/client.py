@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from credit_scoring.schema import ID_DESCRIPTION, FieldSpec, InputSchema
+from credit_scoring.core.schema import ID_DESCRIPTION, FieldSpec, InputSchema
 from credit_scoring.settings import Settings, get_settings
 
 

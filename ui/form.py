@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from credit_scoring.reference import application_columns
-from credit_scoring.schema import FieldSpec, InputSchema
+from credit_scoring.core.schema import FieldSpec, InputSchema
+from credit_scoring.profiles.home_credit.reference import application_columns
 
 # The fields an officer has at hand and the model leans on most (external scores, age,
 # employment, amounts); every other field can be given as JSON.

@@ -58,7 +58,13 @@ def start_service(url: str, timeout_s: float) -> subprocess.Popen:
     typer.echo(f"no service at {url}: starting bentoml serve")
     process = subprocess.Popen(
         [
-            *(sys.executable, "-m", "bentoml", "serve", "service.service:CreditScoring"),
+            *(
+                sys.executable,
+                "-m",
+                "bentoml",
+                "serve",
+                "credit_scoring.serving.service:CreditScoring",
+            ),
             *("--host", str(parsed.hostname), "--port", str(parsed.port)),
         ],
         cwd=PROJECT_ROOT,

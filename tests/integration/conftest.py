@@ -76,7 +76,7 @@ def pipeline(tmp_path_factory) -> Pipeline:
     p = Pipeline(isolated_env(root), root)
     p.run(
         "-m",
-        "training.train",
+        "credit_scoring.pipeline.train",
         "--rows",
         str(ROWS),
         "--trials",
@@ -86,7 +86,7 @@ def pipeline(tmp_path_factory) -> Pipeline:
         "--seed",
         str(SEED),
     )
-    p.run("-m", "training.promote")
+    p.run("-m", "credit_scoring.pipeline.promote")
     return p
 
 
@@ -107,7 +107,7 @@ def serve(pipeline: Pipeline, **extra_env: str) -> Iterator[str]:
                 "-m",
                 "bentoml",
                 "serve",
-                "service.service:CreditScoring",
+                "credit_scoring.serving.service:CreditScoring",
                 "--host",
                 "127.0.0.1",
                 "--port",

@@ -19,10 +19,10 @@ import pandas as pd
 import pytest
 import typer
 
-from credit_scoring.scorer import Scorer
-from monitoring import drift
+from credit_scoring.core.scorer import Scorer
+from credit_scoring.monitoring import drift
+from credit_scoring.profiles.home_credit.synthetic import generate, shift_population
 from tests.integration.conftest import Pipeline
-from training.synthetic import generate, shift_population
 
 pytestmark = pytest.mark.integration
 
@@ -73,7 +73,9 @@ def reports(pipeline: Pipeline, service_url: str) -> dict[str, tuple[dict, Path]
     # The unshifted window through the CLI, as a user runs it; the shifted one in process
     # (same code after argument parsing) to spare a second start of evidently and bentoml.
     window = ["--since", str(start), "--until", str(middle)]
-    pipeline.run("-m", "monitoring.drift", "--output-dir", str(out / "unshifted"), *window)
+    pipeline.run(
+        "-m", "credit_scoring.monitoring.drift", "--output-dir", str(out / "unshifted"), *window
+    )
     unshifted = json.loads((out / "unshifted" / "summary.json").read_text())
     log = Path(pipeline.env["CREDIT_REQUEST_LOG"])
     since = pd.Timestamp(middle, unit="s", tz="UTC")

@@ -7,8 +7,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from credit_scoring.scorer import Scorer
-from credit_scoring.tables import BUREAU, BUREAU_BALANCE, BUREAU_ID, ID_COLUMN
+from credit_scoring.core.scorer import Scorer
+from credit_scoring.profiles.home_credit.tables import BUREAU, BUREAU_BALANCE, BUREAU_ID, ID_COLUMN
 from tests.integration.test_contract import only_error
 from tests.integration.test_pipeline import post
 

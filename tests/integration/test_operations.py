@@ -13,8 +13,8 @@ import mlflow
 import pandas as pd
 import pytest
 
-from credit_scoring.request_log import read_log
-from credit_scoring.scorer import Scorer
+from credit_scoring.core.request_log import read_log
+from credit_scoring.core.scorer import Scorer
 from tests.integration.conftest import kill_server, serve
 from tests.integration.test_pipeline import applicants, post
 

@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from credit_scoring.request_log import LoggedScore, RequestLog
-from credit_scoring.scorer import Scorer
+from credit_scoring.core.request_log import LoggedScore, RequestLog
+from credit_scoring.core.scorer import Scorer
+from credit_scoring.own_table.examples import few_columns, many_categoricals
 from tests.integration.conftest import Pipeline, isolated_env, serve
 from tests.integration.test_pipeline import post
-from training.example_tables import few_columns, many_categoricals
 from ui.client import ServiceClient
 
 pytestmark = pytest.mark.integration
@@ -37,16 +37,18 @@ def own(tmp_path_factory) -> Pipeline:
     )
     few_columns(600).to_csv(root / "loans.csv", index=False)
     p.run(
-        "-m", "training.train", "--data", str(root / "customers.parquet"), "--target",
-        "default", "--id", "customer_id", "--schema-override", str(root / "schema.yaml"), *FAST,
+        "-m", "credit_scoring.pipeline.train", "--data", str(root / "customers.parquet"),
+        "--target", "default", "--id", "customer_id",
+        "--schema-override", str(root / "schema.yaml"), *FAST,
     )  # fmt: skip
-    p.run("-m", "training.promote")
+    p.run("-m", "credit_scoring.pipeline.promote")
     p.run(
-        "-m", "training.train", "--data", str(root / "loans.csv"), "--target", "status",
-        "--id", "loan_ref", "--positive-label", "bad", "--fn-cost", "4", "--fp-cost", "1.5",
+        "-m", "credit_scoring.pipeline.train", "--data", str(root / "loans.csv"),
+        "--target", "status", "--id", "loan_ref", "--positive-label", "bad",
+        "--fn-cost", "4", "--fp-cost", "1.5",
         *FAST,
     )  # fmt: skip
-    p.run("-m", "training.promote")
+    p.run("-m", "credit_scoring.pipeline.promote")
     return p
 
 
@@ -174,7 +176,7 @@ def test_a_request_for_the_previous_model_names_every_mismatch(url):
 def test_drift_compares_only_the_requests_of_the_model_it_judges(own, url, models, tmp_path):
     """The log holds requests of two models with different schemas: each report takes the
     rows its own model scored, and says so when there are none."""
-    from monitoring import drift
+    from credit_scoring.monitoring import drift
 
     assert post(url, "predict", {"applications": loans(150, offset=100)}).status_code == 200
     log_path = Path(own.env["CREDIT_REQUEST_LOG"])

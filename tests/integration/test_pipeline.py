@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from credit_scoring.scorer import Scorer
+from credit_scoring.core.scorer import Scorer
 from tests.integration.conftest import ROWS, SEED, Pipeline, isolated_env
 
 pytestmark = pytest.mark.integration
@@ -149,13 +149,13 @@ def test_missing_fields_are_missing_values(service_url):
 
 def test_promote_without_a_run_says_what_to_do(tmp_path):
     empty = Pipeline(isolated_env(tmp_path), tmp_path)
-    result = empty.run("-m", "training.promote", check=False)
+    result = empty.run("-m", "credit_scoring.pipeline.promote", check=False)
     assert result.returncode != 0
     assert "no finished training run" in result.stderr + result.stdout
 
 
 def test_service_without_a_model_says_what_to_do(tmp_path):
     empty = Pipeline(isolated_env(tmp_path), tmp_path)
-    result = empty.run("-c", "import service.service", check=False)
+    result = empty.run("-c", "import credit_scoring.serving.service", check=False)
     assert result.returncode != 0
     assert "no model credit_scoring:latest in the BentoML store" in result.stderr

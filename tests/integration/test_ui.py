@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from credit_scoring.schema import InputSchema
-from credit_scoring.scorer import SCHEMA_FILE, Scorer
+from credit_scoring.core.schema import InputSchema
+from credit_scoring.core.scorer import SCHEMA_FILE, Scorer
 from tests.integration.conftest import Pipeline, free_port, serve
 from tests.integration.test_pipeline import applicants
 from ui.charts import waterfall_rows

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from credit_scoring.calibration import Calibration, sigmoid
-from credit_scoring.features import build_features
-from credit_scoring.scorer import META_FILE, Scorer
-from training.calibrate import choose_calibration, fit_isotonic, fit_platt
-from training.synthetic import generate
+from credit_scoring.core.calibration import Calibration, sigmoid
+from credit_scoring.core.scorer import META_FILE, Scorer
+from credit_scoring.pipeline.calibrate import choose_calibration, fit_isotonic, fit_platt
+from credit_scoring.profiles.home_credit.features import build_features
+from credit_scoring.profiles.home_credit.synthetic import generate
 
 
 def test_platt_recovers_a_known_distortion():

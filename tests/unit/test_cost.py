@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from credit_scoring.cost import CostMatrix, best_threshold, business_cost
+from credit_scoring.core.cost import CostMatrix, best_threshold, business_cost
 
 
 def test_cost_counts_missed_defaulters_ten_times():

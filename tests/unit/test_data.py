@@ -8,9 +8,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from credit_scoring.profiles.home_credit.data import (
+    DataError,
+    load_dataset,
+    load_synthetic,
+    read_real,
+)
+from credit_scoring.profiles.home_credit.tables import HISTORY_TABLES, history_tables
 from credit_scoring.settings import get_settings
-from credit_scoring.tables import HISTORY_TABLES, history_tables
-from training.data import DataError, load_dataset, load_synthetic, read_real
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -82,11 +87,11 @@ def test_real_history_tables_are_optional_and_read_lazily(tmp_path):
 
 
 def test_service_requirements_pin_the_locked_versions():
-    """The Bento installs service/requirements.txt: it must not drift from the lock."""
+    """The Bento installs serving/requirements.txt: it must not drift from the lock."""
     pins = dict(
         re.findall(r"^([a-z0-9_.-]+)==(\S+)", (ROOT / "requirements.lock").read_text(), re.M)
     )
-    for line in (ROOT / "service" / "requirements.txt").read_text().splitlines():
+    for line in (ROOT / "credit_scoring" / "serving" / "requirements.txt").read_text().splitlines():
         if line and not line.startswith("#"):
             name, version = line.split("==")
             assert pins[name] == version, name

@@ -6,7 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from credit_scoring.features import build_features, categorical_features, feature_names
+from credit_scoring.profiles.home_credit.features import (
+    build_features,
+    categorical_features,
+    feature_names,
+)
 
 
 def test_engineered_ratios_and_sentinel(schema):

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from credit_scoring.reference import application_columns
-from credit_scoring.schema import DAYS_EMPLOYED_PENSIONER
-from credit_scoring.tables import history_tables
-from training.synthetic import generate
-from training.synthetic_histories import HOME_CREDIT_CLIENTS, REAL_ROWS
+from credit_scoring.core.schema import DAYS_EMPLOYED_PENSIONER
+from credit_scoring.profiles.home_credit.reference import application_columns
+from credit_scoring.profiles.home_credit.synthetic import generate
+from credit_scoring.profiles.home_credit.synthetic_histories import HOME_CREDIT_CLIENTS, REAL_ROWS
+from credit_scoring.profiles.home_credit.tables import history_tables
 
 FACTS = {c.name: c for c in application_columns()}
 

@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from credit_scoring.schema import DAYS_EMPLOYED_PENSIONER
+from credit_scoring.core.schema import DAYS_EMPLOYED_PENSIONER
+from credit_scoring.monitoring.drift import current_window
+from credit_scoring.profiles.home_credit.synthetic import PopulationShift, shift_population
 from load_tests.run import capacity, judge
-from monitoring.drift import current_window
-from training.synthetic import PopulationShift, shift_population
 
 SHIFTED = [
     *("EXT_SOURCE_1", "EXT_SOURCE_2", "EXT_SOURCE_3", "DAYS_BIRTH", "DAYS_EMPLOYED"),

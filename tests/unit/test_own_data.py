@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from credit_scoring.features import build_features, feature_names
-from credit_scoring.schema import InputSchema, home_credit_schema
-from service.contract import Prediction, Score, response_models
-from training.data import DataError
-from training.example_tables import few_columns, many_categoricals
-from training.own_data import load_own, load_table
+from credit_scoring.core.schema import InputSchema, home_credit_schema
+from credit_scoring.own_table.examples import few_columns, many_categoricals
+from credit_scoring.own_table.table import load_own, load_table
+from credit_scoring.profiles.home_credit.data import DataError
+from credit_scoring.profiles.home_credit.features import build_features, feature_names
+from credit_scoring.serving.contract import Prediction, Score, response_models
 
 
 def csv(tmp_path: Path, frame: pd.DataFrame, name: str = "own.csv") -> Path:
@@ -242,7 +242,7 @@ def test_answers_echo_the_schemas_id_and_home_credit_keeps_its_models():
 
 
 def test_train_options_go_together(tmp_path):
-    from training.train import _load
+    from credit_scoring.pipeline.train import _load
 
     with pytest.raises(DataError, match="--target, --id, --positive-label and --schema-override"):
         _load(None, "auto", 100, 0, None, "status", None, None, None, 50)
@@ -266,7 +266,7 @@ def test_the_form_of_a_user_schema_shows_its_own_fields(tmp_path):
 def test_the_train_command_refuses_a_bad_file_with_its_reason(tmp_path):
     from typer.testing import CliRunner
 
-    from training.train import app
+    from credit_scoring.pipeline.train import app
 
     table = few_columns(100)
     table.loc[3, "loan_ref"] = table.loc[2, "loan_ref"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from credit_scoring.request_log import LoggedScore, RequestLog, read_log
+from credit_scoring.core.request_log import LoggedScore, RequestLog, read_log
 
 
 def test_ids_come_back_as_sent(tmp_path):

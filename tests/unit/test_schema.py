@@ -7,7 +7,7 @@ import math
 import pytest
 from pydantic import ValidationError
 
-from credit_scoring.schema import InputSchema
+from credit_scoring.core.schema import InputSchema
 
 
 def test_schema_has_every_raw_field_but_id_and_target(schema):

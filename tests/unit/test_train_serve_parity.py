@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from credit_scoring.features import build_features
-from credit_scoring.tables import BUREAU_BALANCE, ID_COLUMN, client_rows
-from training.synthetic import generate
+from credit_scoring.profiles.home_credit.features import build_features
+from credit_scoring.profiles.home_credit.synthetic import generate
+from credit_scoring.profiles.home_credit.tables import BUREAU_BALANCE, ID_COLUMN, client_rows
 
 
 @pytest.fixture(scope="module")

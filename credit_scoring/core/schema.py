@@ -21,8 +21,13 @@ from pydantic import (
     model_validator,
 )
 
-from credit_scoring.reference import ID_COLUMN, TARGET_COLUMN, ColumnFacts, application_columns
-from credit_scoring.tables import (
+from credit_scoring.profiles.home_credit.reference import (
+    ID_COLUMN,
+    TARGET_COLUMN,
+    ColumnFacts,
+    application_columns,
+)
+from credit_scoring.profiles.home_credit.tables import (
     BUREAU,
     BUREAU_BALANCE,
     BUREAU_ID,
@@ -80,7 +85,7 @@ class InputSchema:
     id_column: str = ID_COLUMN
     target_column: str = TARGET_COLUMN
     name: str = "home-credit"
-    # History tables (``credit_scoring.tables`` names) the features aggregate per client,
+    # History tables (profile table names) the features aggregate per client,
     # linked by ``id_column``; none for a single-table dataset.
     tables: tuple[str, ...] = ()
     id_integer: bool = True  # False: ids are strings (e.g. "L-000123")
@@ -160,7 +165,7 @@ _HISTORY_DESCRIPTIONS = {
 
 @cache
 def history_row_model(table: str) -> type[BaseModel]:
-    """One row of a history table, typed from ``credit_scoring.tables``; the applicant's id is
+    """One row of a history table, typed from its table spec; the applicant's id is
     implied (the row belongs to the application it is sent with)."""
     spec = history_tables()[table]
     definitions: dict[str, Any] = {}

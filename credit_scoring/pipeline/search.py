@@ -19,10 +19,10 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
-from credit_scoring.calibration import sigmoid
-from credit_scoring.cost import CostMatrix, ThresholdChoice, best_threshold
+from credit_scoring.core.calibration import sigmoid
+from credit_scoring.core.cost import CostMatrix, ThresholdChoice, best_threshold
 
-log = logging.getLogger("training.search")
+log = logging.getLogger("credit_scoring.pipeline.search")
 
 SPACE: dict[str, list[Any]] = {
     "num_leaves": [15, 31, 63],

@@ -15,10 +15,10 @@ import bentoml
 import mlflow
 import typer
 
-from credit_scoring.scorer import Scorer
+from credit_scoring.core.scorer import Scorer
+from credit_scoring.pipeline.registry import champion_run_id
+from credit_scoring.pipeline.tracking import SCORER_ARTIFACT, use_experiment
 from credit_scoring.settings import get_settings
-from training.registry import champion_run_id
-from training.tracking import SCORER_ARTIFACT, use_experiment
 
 log = logging.getLogger("promote")
 app = typer.Typer(add_completion=False, help=__doc__)
@@ -47,7 +47,7 @@ def promote(run_id: str) -> bentoml.Model:
         metrics = scorer.metadata.get("metrics", {})
         with bentoml.models.create(
             settings.model_name,
-            module="credit_scoring.scorer",
+            module="credit_scoring.core.scorer",
             labels={"mlflow_run_id": run_id, "framework": "lightgbm"},
             metadata={
                 "threshold": scorer.threshold,

@@ -20,12 +20,12 @@ from typing import Literal
 
 import pandas as pd
 
-from credit_scoring.parquet import read_parquet
-from credit_scoring.reference import ID_COLUMN, TARGET_COLUMN
-from credit_scoring.schema import InputSchema, home_credit_schema
+from credit_scoring.core.parquet import read_parquet
+from credit_scoring.core.schema import InputSchema, home_credit_schema
+from credit_scoring.profiles.home_credit import synthetic
+from credit_scoring.profiles.home_credit.reference import ID_COLUMN, TARGET_COLUMN
+from credit_scoring.profiles.home_credit.tables import HISTORY_TABLES, client_rows
 from credit_scoring.settings import Settings
-from credit_scoring.tables import HISTORY_TABLES, client_rows
-from training import synthetic
 
 Source = Literal["auto", "real", "synthetic"]
 APPLICATION_FILE = "application_train.csv"
@@ -67,7 +67,7 @@ class Dataset:
     source: str  # "real: <folder>", "synthetic: <rows> rows, seed <seed>" or "file: <path>"
     true_probability: pd.Series | None = None  # synthetic data only
     histories: TableFiles = field(default_factory=lambda: TableFiles({}))
-    # The raw input fields: Home Credit's, or inferred from a user's file (training.own_data).
+    # The raw input fields: Home Credit's, or inferred from a user's file (own_table).
     schema: InputSchema = field(default_factory=home_credit_schema)
     table_name: str = "application_train"
 

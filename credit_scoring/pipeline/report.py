@@ -23,8 +23,8 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from credit_scoring.cost import CostMatrix, business_cost
-from credit_scoring.scorer import Scorer
+from credit_scoring.core.cost import CostMatrix, business_cost
+from credit_scoring.core.scorer import Scorer
 
 
 def metrics_at(

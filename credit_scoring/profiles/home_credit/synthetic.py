@@ -1,6 +1,6 @@
 """A seeded generator of Home Credit-shaped applications whose true default risk is known.
 
-Marginals come from the published column facts (``credit_scoring.reference``); the columns a
+Marginals come from the published column facts (``reference``); the columns a
 credit analyst reasons about (age, employment, income, credit, annuity, external scores) are
 generated jointly so their relations hold. The default probability is a function of the
 *observed* row only (missing values carry no hidden signal), so the ROC AUC of that
@@ -16,9 +16,18 @@ import pandas as pd
 from scipy.special import expit, ndtr
 from sklearn.metrics import roc_auc_score
 
-from credit_scoring.reference import ID_COLUMN, TARGET_COLUMN, ColumnFacts, application_columns
-from credit_scoring.schema import DAYS_EMPLOYED_PENSIONER
-from training.synthetic_histories import Sink, generate_histories, history_logit
+from credit_scoring.core.schema import DAYS_EMPLOYED_PENSIONER
+from credit_scoring.profiles.home_credit.reference import (
+    ID_COLUMN,
+    TARGET_COLUMN,
+    ColumnFacts,
+    application_columns,
+)
+from credit_scoring.profiles.home_credit.synthetic_histories import (
+    Sink,
+    generate_histories,
+    history_logit,
+)
 
 DEFAULT_RATE = 0.0807  # Home Credit's published share of TARGET = 1
 BUILDING_SUFFIXES = ("_AVG", "_MODE", "_MEDI")

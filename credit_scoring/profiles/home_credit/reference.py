@@ -51,7 +51,7 @@ def _parse_line(line: str) -> ColumnFacts:
 def application_columns() -> tuple[ColumnFacts, ...]:
     """All 122 columns of ``application_train.csv`` in file order."""
     text = (
-        resources.files("credit_scoring")
+        resources.files(__package__)
         .joinpath("reference/application_train_columns.txt")
         .read_text(encoding="utf-8")
     )

@@ -5,7 +5,7 @@ The matrix is all float64 (categories as their index in the schema's category li
 service can score a batch with one ``booster.predict`` on a NumPy array and training and
 serving agree on every code by construction.
 
-History tables (Kaggle names and columns, see ``credit_scoring.tables``) are aggregated per
+History tables (Kaggle names and columns, see ``tables``) are aggregated per
 client with one ``groupby`` each, so a client's features depend on that client's rows only: the
 same values whether computed in a training batch of 300,000 or alone at serving time. A client
 with no rows in a table gets counts 0 and statistics NaN, in training and serving alike.
@@ -19,8 +19,8 @@ from functools import cache
 import numpy as np
 import pandas as pd
 
-from credit_scoring.schema import DAYS_EMPLOYED_PENSIONER, InputSchema
-from credit_scoring.tables import (
+from credit_scoring.core.schema import DAYS_EMPLOYED_PENSIONER, InputSchema
+from credit_scoring.profiles.home_credit.tables import (
     BUREAU,
     BUREAU_BALANCE,
     BUREAU_ID,

@@ -20,17 +20,17 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from credit_scoring.parquet import read_parquet
-from credit_scoring.request_log import LoggedScore, RequestLog
-from credit_scoring.schema import InputSchema
-from credit_scoring.scorer import REFERENCE_FILE, REFERENCE_TABLE_FILE, SCHEMA_FILE, Scorer
+from credit_scoring.core.parquet import read_parquet
+from credit_scoring.core.request_log import LoggedScore, RequestLog
+from credit_scoring.core.schema import InputSchema
+from credit_scoring.core.scorer import REFERENCE_FILE, REFERENCE_TABLE_FILE, SCHEMA_FILE, Scorer
+from credit_scoring.profiles.home_credit.tables import BUREAU, ID_COLUMN, client_rows
+from credit_scoring.serving import bentoml_fixes
+from credit_scoring.serving.auth import BearerTokenMiddleware
+from credit_scoring.serving.batch import Batch, to_batch
+from credit_scoring.serving.contract import ModelInfo, response_models
+from credit_scoring.serving.guards import BodySizeLimitMiddleware, JsonContentTypeMiddleware
 from credit_scoring.settings import get_settings
-from credit_scoring.tables import BUREAU, ID_COLUMN, client_rows
-from service import bentoml_fixes
-from service.auth import BearerTokenMiddleware
-from service.batch import Batch, to_batch
-from service.contract import ModelInfo, response_models
-from service.guards import BodySizeLimitMiddleware, JsonContentTypeMiddleware
 
 SETTINGS = get_settings()
 TOP_FEATURES = 5

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
-from credit_scoring.features import Histories
-from credit_scoring.schema import InputSchema
-from credit_scoring.tables import BUREAU, BUREAU_BALANCE, BUREAU_ID, ID_COLUMN
+from credit_scoring.core.schema import InputSchema
+from credit_scoring.profiles.home_credit.features import Histories
+from credit_scoring.profiles.home_credit.tables import BUREAU, BUREAU_BALANCE, BUREAU_ID, ID_COLUMN
 
 
 @dataclass(frozen=True)

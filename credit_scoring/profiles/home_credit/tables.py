@@ -284,7 +284,7 @@ class HistoryTable:
 
 
 def _published_columns() -> dict[str, list[str]]:
-    text = resources.files("credit_scoring").joinpath("reference/hc_tables_columns.json")
+    text = resources.files(__package__).joinpath("reference/hc_tables_columns.json")
     return json.loads(text.read_text(encoding="utf-8"))
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from credit_scoring.tables import (
+from credit_scoring.profiles.home_credit.tables import (
     BUREAU,
     BUREAU_BALANCE,
     BUREAU_ID,

@@ -29,9 +29,9 @@ import typer
 from evidently import DataDefinition, Dataset, Report
 from evidently.presets import DataDriftPreset
 
-from credit_scoring.request_log import read_log
-from credit_scoring.schema import DAYS_EMPLOYED_PENSIONER
-from credit_scoring.scorer import Scorer
+from credit_scoring.core.request_log import read_log
+from credit_scoring.core.schema import DAYS_EMPLOYED_PENSIONER
+from credit_scoring.core.scorer import Scorer
 from credit_scoring.settings import get_settings
 
 log = logging.getLogger("drift")

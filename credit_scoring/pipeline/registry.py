@@ -11,7 +11,7 @@ from mlflow.exceptions import MlflowException
 from credit_scoring.settings import Settings
 
 CHAMPION = "champion"
-log = logging.getLogger("training.registry")
+log = logging.getLogger("credit_scoring.pipeline.registry")
 
 
 def champion_run_id(settings: Settings) -> str | None:

@@ -14,8 +14,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from credit_scoring.cost import CostMatrix, best_threshold
-from training.report import metrics_at
+from credit_scoring.core.cost import CostMatrix, best_threshold
+from credit_scoring.pipeline.report import metrics_at
 
 
 def logistic_pipeline(numeric: list[str], categorical: list[str], seed: int) -> Pipeline:

@@ -10,7 +10,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss
 from sklearn.model_selection import StratifiedKFold
 
-from credit_scoring.calibration import Calibration, sigmoid
+from credit_scoring.core.calibration import Calibration, sigmoid
 
 MIN_GAIN = 5e-5  # Brier differences below this are noise: prefer the simpler map
 

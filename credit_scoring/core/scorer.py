@@ -18,12 +18,12 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from credit_scoring.calibration import Calibration
-from credit_scoring.cost import CostMatrix
-from credit_scoring.features import Histories, build_features
-from credit_scoring.parquet import read_parquet
-from credit_scoring.schema import InputSchema
-from credit_scoring.tables import HISTORY_TABLES, client_rows
+from credit_scoring.core.calibration import Calibration
+from credit_scoring.core.cost import CostMatrix
+from credit_scoring.core.parquet import read_parquet
+from credit_scoring.core.schema import InputSchema
+from credit_scoring.profiles.home_credit.features import Histories, build_features
+from credit_scoring.profiles.home_credit.tables import HISTORY_TABLES, client_rows
 
 Decision = Literal["granted", "refused"]
 # One OpenMP thread per call: scoring calls are small batches, and with the cores busy (other

@@ -19,18 +19,18 @@ import typer
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
-from credit_scoring.calibration import sigmoid
-from credit_scoring.cost import CostMatrix, best_threshold
-from credit_scoring.features import build_features, categorical_features
-from credit_scoring.scorer import Scorer
+from credit_scoring.core.calibration import sigmoid
+from credit_scoring.core.cost import CostMatrix, best_threshold
+from credit_scoring.core.scorer import Scorer
+from credit_scoring.own_table.table import MAX_CATEGORIES, load_own
+from credit_scoring.pipeline import baselines, report, search
+from credit_scoring.pipeline.calibrate import choose_calibration
+from credit_scoring.pipeline.git import code_version
+from credit_scoring.pipeline.registry import crown_if_better
+from credit_scoring.pipeline.tracking import CANDIDATE_TAG, SCORER_ARTIFACT, use_experiment
+from credit_scoring.profiles.home_credit.data import DataError, Dataset, load_dataset
+from credit_scoring.profiles.home_credit.features import build_features, categorical_features
 from credit_scoring.settings import get_settings
-from training import baselines, report, search
-from training.calibrate import choose_calibration
-from training.data import DataError, Dataset, load_dataset
-from training.git import code_version
-from training.own_data import MAX_CATEGORIES, load_own
-from training.registry import crown_if_better
-from training.tracking import CANDIDATE_TAG, SCORER_ARTIFACT, use_experiment
 
 log = logging.getLogger("training")
 app = typer.Typer(add_completion=False, help=__doc__)

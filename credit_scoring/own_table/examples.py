@@ -1,7 +1,7 @@
 """Credit tables in other shapes than Home Credit's, to try `make train DATA=...` on and for the
 tests: each with a known risk, so a model trained on a few hundred rows learns something.
 
-    python -m training.example_tables loans data/own/loans.csv --rows 5000
+    python -m credit_scoring.own_table.examples loans data/own/loans.csv --rows 5000
 """
 
 from __future__ import annotations

@@ -30,9 +30,9 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel
 
-from credit_scoring.features import feature_names
-from credit_scoring.schema import MAX_JSON_INTEGER, FieldSpec, InputSchema
-from training.data import DataError, Dataset
+from credit_scoring.core.schema import MAX_JSON_INTEGER, FieldSpec, InputSchema
+from credit_scoring.profiles.home_credit.data import DataError, Dataset
+from credit_scoring.profiles.home_credit.features import feature_names
 
 MAX_CATEGORIES = 50
 MIN_CLASS_ROWS = 20  # fewer defaulters (or payers) than this cannot be cross-validated and tested

@@ -6,8 +6,8 @@ import json
 
 import typer
 
+from credit_scoring.profiles.home_credit.data import load_synthetic
 from credit_scoring.settings import get_settings
-from training.data import load_synthetic
 
 app = typer.Typer(add_completion=False, help=__doc__)
 

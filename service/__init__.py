@@ -1,1 +1,0 @@
-"""The Bento service app."""

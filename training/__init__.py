@@ -1,1 +1,0 @@
-"""Training app: data loading and generation, the search, MLflow logging, promotion."""
