@@ -16,8 +16,8 @@ import resource
 import time
 import tracemalloc
 
-from credit_scoring.core.schema import home_credit_schema
-from credit_scoring.profiles.home_credit.features import build_features
+from credit_scoring.core.features import build_features
+from credit_scoring.profiles.home_credit import home_credit_schema
 from credit_scoring.profiles.home_credit.synthetic import generate
 
 GIB = 1024**3

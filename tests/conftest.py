@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from credit_scoring.core.schema import InputSchema, home_credit_schema
+from credit_scoring.core.schema import InputSchema
+from credit_scoring.profiles.home_credit import home_credit_schema
 from credit_scoring.profiles.home_credit.synthetic import SyntheticData, generate
 
 

@@ -20,10 +20,11 @@ import pandas as pd
 
 from credit_scoring.core.calibration import Calibration
 from credit_scoring.core.cost import CostMatrix
+from credit_scoring.core.features import build_features
 from credit_scoring.core.parquet import read_parquet
-from credit_scoring.core.schema import InputSchema
-from credit_scoring.profiles.home_credit.features import Histories, build_features
-from credit_scoring.profiles.home_credit.tables import HISTORY_TABLES, client_rows
+from credit_scoring.core.profile import get_profile
+from credit_scoring.core.schema import InputSchema, ModelBundleError
+from credit_scoring.core.tables import Histories, client_rows
 
 Decision = Literal["granted", "refused"]
 # One OpenMP thread per call: scoring calls are small batches, and with the cores busy (other
@@ -38,10 +39,6 @@ MODEL_FILE, SCHEMA_FILE, META_FILE, REFERENCE_FILE = (
     "reference.parquet",
 )
 REFERENCE_TABLE_FILE = "reference_{}.parquet"
-
-
-class ModelBundleError(RuntimeError):
-    """The model folder is missing or incomplete."""
 
 
 @dataclass
@@ -115,7 +112,8 @@ class Scorer:
         if unknown:
             raise KeyError(f"client ids not in the reference sample: {unknown[:10]}")
         applications = sample.loc[client_ids].reset_index(drop=True)
-        histories = client_rows(self.reference_histories or {}, client_ids)
+        tables = get_profile(self.schema.profile).tables
+        histories = client_rows(self.reference_histories or {}, client_ids, tables)
         return applications, histories
 
     def readable_value(self, feature: str, value: float) -> float | str | None:
@@ -180,12 +178,13 @@ class Scorer:
             raise ModelBundleError(f"model folder {folder} lacks {', '.join(missing)}")
         meta = json.loads((folder / META_FILE).read_text("utf-8"))
         reference_path = folder / REFERENCE_FILE
-        tables = {n: folder / REFERENCE_TABLE_FILE.format(n) for n in HISTORY_TABLES}
+        schema = InputSchema.from_json((folder / SCHEMA_FILE).read_text("utf-8"))
+        tables = {n: folder / REFERENCE_TABLE_FILE.format(n) for n in schema.tables}
         reference_histories = {n: read_parquet(p) for n, p in tables.items() if p.is_file()}
         return cls(
             booster=lgb.Booster(model_file=str(folder / MODEL_FILE)),
             threshold=float(meta.pop("threshold")),
-            schema=InputSchema.from_json((folder / SCHEMA_FILE).read_text("utf-8")),
+            schema=schema,
             costs=CostMatrix(**meta.pop("costs")),
             calibration=Calibration.from_dict(meta.pop("calibration", None)),
             metadata=meta,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,8 +30,8 @@ import typer
 from evidently import DataDefinition, Dataset, Report
 from evidently.presets import DataDriftPreset
 
+from credit_scoring.core.profile import get_profile
 from credit_scoring.core.request_log import read_log
-from credit_scoring.core.schema import DAYS_EMPLOYED_PENSIONER
 from credit_scoring.core.scorer import Scorer
 from credit_scoring.settings import get_settings
 
@@ -94,10 +95,18 @@ def load_promoted(model: str) -> tuple[Scorer, str]:
     return scorer, str(stored.tag)
 
 
+def _blank_sentinels(frame: pd.DataFrame, sentinels: Mapping[str, float]) -> None:
+    """A sentinel (a "not employed" far outside every real duration) would stretch PSI's
+    equal-width bins so far that all real values share one bin: compare the measurements."""
+    for column, value in sentinels.items():
+        if column in frame:
+            frame[column] = frame[column].mask(frame[column] == value)
+
+
 def watched_fields(scorer: Scorer, top: int) -> list[str]:
     """The ``top`` raw fields with the largest mean |SHAP| on the reference sample (0 = all).
 
-    An engineered feature (EXT_SOURCE_MEAN, CREDIT_INCOME_RATIO...) shares its importance
+    An engineered feature (a ratio of two fields, a mean of three scores) shares its importance
     equally among the raw fields it is computed from, found by blanking each field in turn and
     seeing which features change: the feature function stays the only place that knows.
     """
@@ -272,13 +281,9 @@ def run(
     # Scored as the service scores a new application today: from its fields alone (requests
     # carry no histories yet), so the comparison measures the applicants, not the input gap.
     reference[PREDICTION] = scorer.predict_proba(scorer.reference)
+    sentinels = get_profile(scorer.schema.profile).sentinels
     for frame in (reference, current):
-        # The pensioner sentinel (365243) would stretch PSI's equal-width bins so far that all
-        # real employment durations share one bin: compare the durations of the employed.
-        if "DAYS_EMPLOYED" in frame:
-            frame["DAYS_EMPLOYED"] = frame["DAYS_EMPLOYED"].mask(
-                frame["DAYS_EMPLOYED"] == DAYS_EMPLOYED_PENSIONER
-            )
+        _blank_sentinels(frame, sentinels)
 
     # PSI over a handful of values is noise (a sparse field with 40 values drifts by chance).
     counts = current[[*fields, PREDICTION]].notna().sum()

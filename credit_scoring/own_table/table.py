@@ -1,8 +1,9 @@
 """A credit team's own table: one CSV or Parquet file, its binary target and its id column.
 
 The input schema is inferred from the data, then optionally corrected by a small override file
-(YAML or JSON); the result is an ``InputSchema`` like Home Credit's, stored with the model, from
-which the service builds its API. Inference rules (each can be overridden per column):
+(YAML or JSON); the result is an ``InputSchema`` of the ``own-table`` profile (its features are
+its columns, nothing added), stored with the model, from which the service builds its API.
+Inference rules (each can be overridden per column):
 
 - numbers (integer or float dtype) are numeric; ``integer`` only for an integer dtype (a CSV
   column with missing values reads as float, and whole-number amounts must still accept cents).
@@ -30,9 +31,10 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel
 
-from credit_scoring.core.schema import MAX_JSON_INTEGER, FieldSpec, InputSchema
-from credit_scoring.profiles.home_credit.data import DataError, Dataset
-from credit_scoring.profiles.home_credit.features import feature_names
+from credit_scoring.core.dataset import DataError, Dataset
+from credit_scoring.core.json_fields import MAX_JSON_INTEGER
+from credit_scoring.core.schema import FieldSpec, InputSchema
+from credit_scoring.own_table import NAME as PROFILE_NAME
 
 MAX_CATEGORIES = 50
 MIN_CLASS_ROWS = 20  # fewer defaulters (or payers) than this cannot be cross-validated and tested
@@ -275,19 +277,15 @@ def infer_schema(
         settings = (override.columns or {}).get(column) or {}
         spec, typed[column] = _infer(table[column], settings, max_categories)
         specs.append(spec)
-    schema = InputSchema(
+    return InputSchema(
         fields=tuple(specs),
         id_column=id_column,
         target_column=target_column,
         name=override.name or name,
+        profile=PROFILE_NAME,
         tables=(),
         id_integer=id_integer,
-    )
-    names = feature_names(schema)
-    clashes = sorted({n for n in names if names.count(n) > 1})
-    if clashes:
-        raise DataError(f"columns named like engineered features: {clashes}; rename them")
-    return schema, pd.DataFrame(typed, index=table.index)
+    ), pd.DataFrame(typed, index=table.index)
 
 
 def load_own(

@@ -24,7 +24,7 @@ def main(
     manifest = json.loads((folder / "manifest.json").read_text())
     typer.echo(
         f"{folder}: {len(dataset.applications)} clients x {dataset.applications.shape[1]} columns, "
-        f"default rate {dataset.applications['TARGET'].mean():.2%}, "
+        f"default rate {dataset.applications[dataset.schema.target_column].mean():.2%}, "
         f"Bayes ROC AUC {manifest['bayes_auc']:.4f}"
     )
 

@@ -21,6 +21,8 @@ from sklearn.model_selection import train_test_split
 
 from credit_scoring.core.calibration import sigmoid
 from credit_scoring.core.cost import CostMatrix, best_threshold
+from credit_scoring.core.dataset import DataError, Dataset
+from credit_scoring.core.features import build_features, categorical_features
 from credit_scoring.core.scorer import Scorer
 from credit_scoring.own_table.table import MAX_CATEGORIES, load_own
 from credit_scoring.pipeline import baselines, report, search
@@ -28,8 +30,7 @@ from credit_scoring.pipeline.calibrate import choose_calibration
 from credit_scoring.pipeline.git import code_version
 from credit_scoring.pipeline.registry import crown_if_better
 from credit_scoring.pipeline.tracking import CANDIDATE_TAG, SCORER_ARTIFACT, use_experiment
-from credit_scoring.profiles.home_credit.data import DataError, Dataset, load_dataset
-from credit_scoring.profiles.home_credit.features import build_features, categorical_features
+from credit_scoring.profiles.home_credit.data import load_dataset
 from credit_scoring.settings import get_settings
 
 log = logging.getLogger("training")

@@ -3,7 +3,7 @@ log keeps.
 
 Applicants in one batch come from different requests (adaptive batching), so their history
 rows are linked to their application by position, never by ids the clients chose: two
-clients may both call their first bureau credit 1.
+clients may both call their first credit 1.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
+from credit_scoring.core.profile import get_profile
 from credit_scoring.core.schema import InputSchema
-from credit_scoring.profiles.home_credit.features import Histories
-from credit_scoring.profiles.home_credit.tables import BUREAU, BUREAU_BALANCE, BUREAU_ID, ID_COLUMN
+from credit_scoring.core.tables import Histories, HistoryTable, parent_keys
 
 
 @dataclass(frozen=True)
@@ -39,30 +39,38 @@ def to_batch(applications: list[BaseModel], schema: InputSchema) -> Batch:
     values = np.array([[row.get(c) for c in columns] for row in sent], dtype=object)
     frame = pd.DataFrame(values.reshape(len(sent), len(columns)), columns=columns)
     ids = [getattr(a, schema.id_column) for a in applications]
-    histories = _histories(sent, schema.tables)
+    tables = get_profile(schema.profile).history_tables(schema.tables) if schema.tables else {}
+    histories = _histories(sent, tables)
     if histories:
-        frame[ID_COLUMN] = np.arange(len(frame), dtype=float)
+        frame[schema.id_column] = np.arange(len(frame), dtype=float)
     return Batch(frame, histories, ids, sent)
 
 
-def _histories(sent: list[dict], tables: tuple[str, ...]) -> dict[str, pd.DataFrame] | None:
+def _histories(sent: list[dict], tables: dict[str, HistoryTable]) -> dict[str, pd.DataFrame] | None:
+    """Each table's rows of the batch: a row linked to its applicant's position, and a parent
+    row's key (and its children's reference to it) renumbered per applicant."""
     fresh = count()
-    credits: dict[tuple[int, int], int] = {}  # (applicant, its credit id) -> batch credit id
+    keys: dict[tuple[str, int, int], int] = {}  # (parent table, applicant, key sent) -> batch key
 
-    def credit(applicant: int, given: int | None) -> int:
+    def renumbered(parent: str, applicant: int, given: int | None) -> int:
         if given is None:
-            return next(fresh) + 2**53  # unlinked credit: a key of its own, past any JSON id
-        return credits.setdefault((applicant, given), next(fresh))
+            return next(fresh) + 2**53  # an unlinked parent row: a key of its own, past any id
+        return keys.setdefault((parent, applicant, given), next(fresh))
 
+    parents = parent_keys(tables)
     out: dict[str, pd.DataFrame] = {}
-    for table in tables:
-        rows = []
+    for name, spec in tables.items():
+        link, rows = spec.link, []
         for applicant, application in enumerate(sent):
-            for row in application.get(table, ()):
-                row = {**row, ID_COLUMN: applicant}
-                if table in (BUREAU, BUREAU_BALANCE):
-                    row[BUREAU_ID] = credit(applicant, row.get(BUREAU_ID))
+            for row in application.get(name, ()):
+                row = dict(row)
+                if link.parent is None:
+                    row[link.key] = applicant
+                else:
+                    row[link.key] = renumbered(link.parent, applicant, row[link.key])
+                if name in parents:
+                    row[parents[name]] = renumbered(name, applicant, row.get(parents[name]))
                 rows.append(row)
         if rows:
-            out[table] = pd.DataFrame.from_records(rows)
+            out[name] = pd.DataFrame.from_records(rows)
     return out or None

@@ -1,10 +1,15 @@
-"""Response models of the API. The request model is built from the stored input schema."""
+"""Response models of the API. The request model is built from the stored input schema.
+
+The answers echo the applicant id under the served schema's id column: the classes below hold
+it as ``ID_PLACEHOLDER``, which ``response_models`` renames and retypes."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, create_model
+
+ID_PLACEHOLDER = "applicant_id"
 
 
 class Contribution(BaseModel):
@@ -14,7 +19,7 @@ class Contribution(BaseModel):
 
 
 class Score(BaseModel):
-    SK_ID_CURR: int | None = Field(default=None, description="Echo of the applicant id, if given")
+    applicant_id: int | None = Field(default=None, description="Echo of the applicant id, if given")
     probability: float = Field(ge=0, le=1, description="Predicted probability of default")
     decision: Literal["granted", "refused"] = Field(
         description="refused when probability >= threshold"
@@ -29,7 +34,7 @@ class Prediction(Score):
 
 
 class Explanation(BaseModel):
-    SK_ID_CURR: int | None = None
+    applicant_id: int | None = None
     probability: float = Field(ge=0, le=1)
     base_value: float = Field(description="Expected log-odds over the training data")
     contributions: list[Contribution] = Field(
@@ -56,13 +61,9 @@ class ModelInfo(BaseModel):
 def response_models(
     id_column: str, id_integer: bool = True
 ) -> tuple[type[Score], type[Prediction], type[Explanation]]:
-    """The answers with the id echoed under the served schema's id column (``loan_id``...).
-
-    Home Credit's ``SK_ID_CURR`` keeps the classes above as they are; another id gets copies
-    with that one field renamed and retyped, in first place, so answers read the same.
-    """
-    if id_column == "SK_ID_CURR" and id_integer:
-        return Score, Prediction, Explanation
+    """The answers with the id echoed under the served schema's id column (``loan_id``...):
+    copies of the classes above with that one field renamed and retyped, in first place, so
+    answers read the same for every dataset."""
     id_type = int if id_integer else str
     return tuple(_with_id(m, id_column, id_type) for m in (Score, Prediction, Explanation))
 
@@ -70,7 +71,7 @@ def response_models(
 def _with_id(model: type[BaseModel], id_column: str, id_type: type) -> type[BaseModel]:
     fields: dict[str, Any] = {}
     for name, info in model.model_fields.items():
-        if name == "SK_ID_CURR":
+        if name == ID_PLACEHOLDER:
             fields[id_column] = (id_type | None, Field(default=None, description=info.description))
         else:
             fields[name] = (info.annotation, info)

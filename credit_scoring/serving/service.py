@@ -21,10 +21,11 @@ import pandas as pd
 from pydantic import Field
 
 from credit_scoring.core.parquet import read_parquet
+from credit_scoring.core.profile import get_profile
 from credit_scoring.core.request_log import LoggedScore, RequestLog
 from credit_scoring.core.schema import InputSchema
 from credit_scoring.core.scorer import REFERENCE_FILE, REFERENCE_TABLE_FILE, SCHEMA_FILE, Scorer
-from credit_scoring.profiles.home_credit.tables import BUREAU, ID_COLUMN, client_rows
+from credit_scoring.core.tables import client_rows, parent_keys
 from credit_scoring.serving import bentoml_fixes
 from credit_scoring.serving.auth import BearerTokenMiddleware
 from credit_scoring.serving.batch import Batch, to_batch
@@ -83,21 +84,25 @@ def _stored_schema() -> InputSchema:
 
 def _example() -> list[dict]:
     """The OpenAPI example: the first client of the reference sample shipped with the model,
-    with at most two rows of each history table (a readable example, still a valid one)."""
+    with at most two rows of each history table (a readable example, still a valid one: a
+    child table's rows belong to the parent rows kept)."""
     folder = Path(MODEL.stored.path)
     if not (folder / REFERENCE_FILE).is_file():
         return [{}]
     reference = read_parquet(folder / REFERENCE_FILE)
     client = reference.drop(columns=[SCHEMA.target_column], errors="ignore").iloc[0]
     example = json.loads(client.dropna().to_json())
+    specs = get_profile(SCHEMA.profile).history_tables(SCHEMA.tables) if SCHEMA.tables else {}
     paths = {t: folder / REFERENCE_TABLE_FILE.format(t) for t in SCHEMA.tables}
     tables = {t: read_parquet(p) for t, p in paths.items() if p.is_file()}
-    rows = client_rows(tables, [client[SCHEMA.id_column]])
-    if BUREAU in rows:  # the first two credits, and only their months
-        rows[BUREAU] = rows[BUREAU].head(2)
-        rows = client_rows(rows, [client[SCHEMA.id_column]])
+    rows = client_rows(tables, [client[SCHEMA.id_column]], specs)
+    parents = parent_keys(specs)
+    rows = {t: own.head(2) if t in parents else own for t, own in rows.items()}
+    rows = client_rows(rows, [client[SCHEMA.id_column]], specs)
     for table, own in rows.items():
-        own = own.drop(columns=[ID_COLUMN], errors="ignore").head(2)
+        link = specs[table].link
+        implied = [link.key] if link.parent is None else []  # the applicant's id: implied
+        own = own.drop(columns=implied).head(2)
         if len(own):
             example[table] = [json.loads(r.dropna().to_json()) for _, r in own.iterrows()]
     return [example]
@@ -105,7 +110,7 @@ def _example() -> list[dict]:
 
 SCHEMA = _stored_schema()
 Application = SCHEMA.request_model()
-# Answers echo the id under the schema's id column (SK_ID_CURR for Home Credit).
+# Answers echo the id under the schema's id column.
 Score, Prediction, Explanation = response_models(SCHEMA.id_column, SCHEMA.id_integer)
 ClientIds = Annotated[
     list[SCHEMA.id_type()],  # type: ignore[valid-type]
@@ -248,12 +253,14 @@ class CreditScoring:
 
     @bentoml.api
     def predict_client(self, client_ids: ClientIds) -> list[Prediction]:
-        """Score clients of the reference sample shipped with the model, by SK_ID_CURR."""
+        """Score clients of the reference sample shipped with the model, by the dataset's id
+        column."""
         return self._answer(self._reference_batch(client_ids), "predict_client", reasons=True)
 
     @bentoml.api
     def explain_client(self, client_ids: ClientIds) -> list[Explanation]:
-        """Every feature's contribution for clients of the reference sample, by SK_ID_CURR."""
+        """Every feature's contribution for clients of the reference sample, by the dataset's
+        id column."""
         return self._explanations(self._reference_batch(client_ids), "explain_client")
 
     def _reference_batch(self, client_ids: list[int]) -> Batch:

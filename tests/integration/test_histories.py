@@ -113,7 +113,7 @@ CASES = {
         {BUREAU: [{BUREAU_ID: 1}, {BUREAU_ID: 1}]},
         ["applications", 0],
         "value_error",
-        "Value error, bureau rows share an SK_ID_BUREAU: each credit needs its own",
+        "Value error, bureau rows share an SK_ID_BUREAU: each row needs its own",
     ),
     "too many rows": (
         {"POS_CASH_balance": [{}] * 1001},

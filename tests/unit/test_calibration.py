@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from credit_scoring.core.calibration import Calibration, sigmoid
+from credit_scoring.core.features import build_features
 from credit_scoring.core.scorer import META_FILE, Scorer
 from credit_scoring.pipeline.calibrate import choose_calibration, fit_isotonic, fit_platt
-from credit_scoring.profiles.home_credit.features import build_features
 from credit_scoring.profiles.home_credit.synthetic import generate
 
 

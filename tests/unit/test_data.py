@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from credit_scoring.core.dataset import DataError
 from credit_scoring.profiles.home_credit.data import (
-    DataError,
     load_dataset,
     load_synthetic,
     read_real,

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from credit_scoring.profiles.home_credit.features import (
+from credit_scoring.core.features import (
     build_features,
     categorical_features,
     feature_names,

@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from credit_scoring.core.schema import DAYS_EMPLOYED_PENSIONER
-from credit_scoring.profiles.home_credit.reference import application_columns
+from credit_scoring.profiles.home_credit.reference import SENTINEL_DAYS, application_columns
 from credit_scoring.profiles.home_credit.synthetic import generate
 from credit_scoring.profiles.home_credit.synthetic_histories import HOME_CREDIT_CLIENTS, REAL_ROWS
 from credit_scoring.profiles.home_credit.tables import history_tables
@@ -45,7 +44,7 @@ def test_categories_and_ranges_stay_within_the_reference(applications):
 
 
 def test_days_employed_sentinel_marks_pensioners(applications):
-    sentinel = applications["DAYS_EMPLOYED"] == DAYS_EMPLOYED_PENSIONER
+    sentinel = applications["DAYS_EMPLOYED"] == SENTINEL_DAYS
     assert sentinel.mean() == pytest.approx(0.18, abs=0.02)
     assert (applications.loc[sentinel, "NAME_INCOME_TYPE"] == "Pensioner").all()
     assert (applications.loc[sentinel, "ORGANIZATION_TYPE"] == "XNA").all()

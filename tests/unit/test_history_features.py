@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from credit_scoring.profiles.home_credit.features import build_features, feature_names
+from credit_scoring.core.features import build_features, feature_names
 from credit_scoring.profiles.home_credit.tables import history_tables
 
 NAN = math.nan

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from credit_scoring.core.schema import DAYS_EMPLOYED_PENSIONER
 from credit_scoring.monitoring.drift import current_window
+from credit_scoring.profiles.home_credit.reference import SENTINEL_DAYS
 from credit_scoring.profiles.home_credit.synthetic import PopulationShift, shift_population
 from load_tests.run import capacity, judge
 
@@ -39,7 +39,7 @@ def test_shifted_population_moves_the_named_fields_only(applications):
 def test_shifted_applicants_stay_valid_requests(applications, schema):
     shifted = shift_population(applications.head(3000))
     adult_days = shifted["DAYS_EMPLOYED"] - shifted["DAYS_BIRTH"]
-    employed = shifted["DAYS_EMPLOYED"] != DAYS_EMPLOYED_PENSIONER
+    employed = shifted["DAYS_EMPLOYED"] != SENTINEL_DAYS
     assert (adult_days[employed] >= 18 * 365).all()  # nobody worked before 18
     model = schema.request_model()
     for row in shifted.drop(columns="SK_ID_CURR").to_dict(orient="records"):

@@ -7,9 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from credit_scoring.profiles.home_credit.features import build_features
+from credit_scoring.core.features import build_features
+from credit_scoring.core.tables import client_rows
 from credit_scoring.profiles.home_credit.synthetic import generate
-from credit_scoring.profiles.home_credit.tables import BUREAU_BALANCE, ID_COLUMN, client_rows
+from credit_scoring.profiles.home_credit.tables import BUREAU_BALANCE, ID_COLUMN, history_tables
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,9 @@ def test_a_client_alone_gets_the_row_of_the_batch(schema, small):
     for i in chosen:
         client = int(small.applications.loc[i, ID_COLUMN])
         alone = build_features(
-            small.applications.loc[[i]], schema, client_rows(small.histories, [client])
+            small.applications.loc[[i]],
+            schema,
+            client_rows(small.histories, [client], history_tables()),
         )
         pd.testing.assert_frame_equal(alone, batch.loc[[i]], check_exact=True)
 

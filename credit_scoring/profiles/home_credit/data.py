@@ -1,4 +1,5 @@
-"""The training tables: the real Kaggle files when present, otherwise seeded synthetic data.
+"""Home Credit's training tables: the real Kaggle files when present, otherwise seeded
+synthetic data.
 
 Real data: ``<data_dir>/source/application_train.csv`` and, each optional, the six history
 tables under their Kaggle names (``bureau.csv``, ``bureau_balance.csv``, ...). Synthetic data
@@ -10,88 +11,45 @@ run holds one of them in memory at once.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import pandas as pd
 
+from credit_scoring.core.dataset import DataError, Dataset, TableFiles
 from credit_scoring.core.parquet import read_parquet
-from credit_scoring.core.schema import InputSchema, home_credit_schema
 from credit_scoring.profiles.home_credit import synthetic
+from credit_scoring.profiles.home_credit.input_fields import home_credit_schema
 from credit_scoring.profiles.home_credit.reference import ID_COLUMN, TARGET_COLUMN
-from credit_scoring.profiles.home_credit.tables import HISTORY_TABLES, client_rows
+from credit_scoring.profiles.home_credit.tables import HISTORY_TABLES, history_tables
 from credit_scoring.settings import Settings
 
 Source = Literal["auto", "real", "synthetic"]
 APPLICATION_FILE = "application_train.csv"
+APPLICATION_TABLE = "application_train"
 
 
-class DataError(ValueError):
-    """The training data cannot be used as it is; the message says why and where."""
+def _files(paths: dict[str, Path]) -> TableFiles:
+    """The history tables found, with their specs (how their rows link)."""
+    return TableFiles(paths, {name: history_tables()[name] for name in paths})
 
 
-class TableFiles(Mapping[str, pd.DataFrame]):
-    """History tables by name, each read from its file when asked for (and not kept)."""
-
-    def __init__(self, paths: dict[str, Path]) -> None:
-        self.paths = paths
-
-    def __getitem__(self, name: str) -> pd.DataFrame:
-        path = self.paths[name]
-        if path.suffix == ".parquet":
-            return read_parquet(path)
-        try:
-            return pd.read_csv(path)
-        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as error:
-            raise DataError(f"{path}: cannot be parsed as CSV ({error})") from error
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.paths)
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def rows_of(self, client_ids: pd.Series) -> dict[str, pd.DataFrame]:
-        """Every table's rows for these clients (bureau_balance through their bureau ids)."""
-        return client_rows(self, client_ids.tolist())
-
-
-@dataclass
-class Dataset:
-    applications: pd.DataFrame
-    source: str  # "real: <folder>", "synthetic: <rows> rows, seed <seed>" or "file: <path>"
-    true_probability: pd.Series | None = None  # synthetic data only
-    histories: TableFiles = field(default_factory=lambda: TableFiles({}))
-    # The raw input fields: Home Credit's, or inferred from a user's file (own_table).
-    schema: InputSchema = field(default_factory=home_credit_schema)
-    table_name: str = "application_train"
-
-    def fingerprint(self) -> dict[str, object]:
-        """Row counts and a hash of every file read: which data a model was trained on."""
-        digest = hashlib.sha256(
-            pd.util.hash_pandas_object(self.applications, index=False).to_numpy().tobytes()
-        )
-        rows = {self.table_name: len(self.applications)}
-        for name, path in sorted(self.histories.paths.items()):
-            with path.open("rb") as handle:
-                for block in iter(lambda h=handle: h.read(1 << 24), b""):
-                    digest.update(block)
-            rows[name] = _row_count(path)
-        return {"rows": rows, "sha256_16": digest.hexdigest()[:16], "source": self.source}
-
-
-def _row_count(path: Path) -> int:
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        return pq.ParquetFile(path).metadata.num_rows
-    with path.open("rb") as handle:
-        return sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 24), b"")) - 1
+def _dataset(
+    applications: pd.DataFrame,
+    source: str,
+    histories: TableFiles,
+    true_probability: pd.Series | None = None,
+) -> Dataset:
+    return Dataset(
+        applications,
+        source,
+        schema=home_credit_schema(),
+        table_name=APPLICATION_TABLE,
+        true_probability=true_probability,
+        histories=histories,
+    )
 
 
 def _check(table: pd.DataFrame, origin: Path) -> pd.DataFrame:
@@ -114,8 +72,8 @@ def read_real(path: Path) -> Dataset:
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as error:
         raise DataError(f"{path}: cannot be parsed as CSV ({error})") from error
     found = {n: path.parent / f"{n}.csv" for n in HISTORY_TABLES}
-    histories = TableFiles({n: p for n, p in found.items() if p.is_file()})
-    return Dataset(_check(table, path), source=f"real: {path}", histories=histories)
+    histories = _files({n: p for n, p in found.items() if p.is_file()})
+    return _dataset(_check(table, path), f"real: {path}", histories)
 
 
 def _write_atomically(frame: pd.DataFrame, path: Path) -> None:
@@ -128,7 +86,8 @@ def _write_atomically(frame: pd.DataFrame, path: Path) -> None:
 def load_synthetic(folder: Path, rows: int, seed: int) -> Dataset:
     """Generate once per (rows, seed); later calls read the cached files."""
     target = folder / f"{rows}-{seed}"
-    table_path, risk_path = target / "application_train.parquet", target / "true_risk.parquet"
+    table_path = target / f"{APPLICATION_TABLE}.parquet"
+    risk_path = target / "true_risk.parquet"
     paths = {name: target / f"{name}.parquet" for name in HISTORY_TABLES}
     manifest = target / "manifest.json"
     if not manifest.is_file():  # written last: its presence means every file is complete
@@ -150,7 +109,7 @@ def load_synthetic(folder: Path, rows: int, seed: int) -> Dataset:
         )
     table = read_parquet(table_path)
     risk = read_parquet(risk_path)["probability"]
-    return Dataset(table, f"synthetic: {rows} rows, seed {seed}", risk, TableFiles(paths))
+    return _dataset(table, f"synthetic: {rows} rows, seed {seed}", _files(paths), risk)
 
 
 def load_dataset(settings: Settings, source: Source, rows: int, seed: int) -> Dataset:

@@ -1,9 +1,6 @@
-"""Raw applications (+ their history rows) -> model matrix. The one feature function, used by
-training and serving.
-
-The matrix is all float64 (categories as their index in the schema's category list), so the
-service can score a batch with one ``booster.predict`` on a NumPy array and training and
-serving agree on every code by construction.
+"""Home Credit's feature blocks, the profile's hook into ``core.features.build_features``: the
+pensioner sentinel flagged, the classic application ratios, the history aggregates and the
+history amounts relative to the application.
 
 History tables (Kaggle names and columns, see ``tables``) are aggregated per
 client with one ``groupby`` each, so a client's features depend on that client's rows only: the
@@ -13,13 +10,15 @@ with no rows in a table gets counts 0 and statistics NaN, in training and servin
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from functools import cache
 
 import numpy as np
 import pandas as pd
 
-from credit_scoring.core.schema import DAYS_EMPLOYED_PENSIONER, InputSchema
+from credit_scoring.core.profile import FeatureBlocks
+from credit_scoring.core.tables import Histories
+from credit_scoring.profiles.home_credit.reference import SENTINEL_DAYS
 from credit_scoring.profiles.home_credit.tables import (
     BUREAU,
     BUREAU_BALANCE,
@@ -37,8 +36,6 @@ from credit_scoring.profiles.home_credit.tables import (
 EXT_SOURCES = ["EXT_SOURCE_1", "EXT_SOURCE_2", "EXT_SOURCE_3"]
 COUNT_SUFFIX = "_COUNT"  # history features that are 0, not NaN, for a client without rows
 RECENT_DAYS, RECENT_MONTHS = -365, -12  # "recent" = the year before the application
-SENTINEL_DAYS = 365243  # previous_application's "no date"
-Histories = Mapping[str, pd.DataFrame]
 
 
 def _ratio(numerator: pd.Series | np.ndarray, denominator: pd.Series | np.ndarray) -> np.ndarray:
@@ -594,66 +591,30 @@ def _cross_features(numeric: pd.DataFrame, history: pd.DataFrame) -> dict[str, n
     }
 
 
-def _encoded(raw: pd.DataFrame, schema: InputSchema) -> np.ndarray:
-    """The raw fields as one float matrix: numbers as they are (unparsable ones NaN),
-    categories as their index in the schema's list (unknown or missing ones NaN). One NumPy
-    conversion for all numeric fields: a pandas call per field cost ~8 ms per request."""
-    matrix = np.full(raw.shape, np.nan)
-    numeric = [i for i, spec in enumerate(schema.fields) if spec.kind == "numeric"]
-    try:
-        matrix[:, numeric] = raw.iloc[:, numeric].to_numpy(dtype=float, na_value=np.nan)
-    except (TypeError, ValueError):  # text in a numeric column (a CSV): parse column by column
-        for i in numeric:
-            matrix[:, i] = pd.to_numeric(raw.iloc[:, i], errors="coerce").to_numpy(float)
-    for i, spec in enumerate(schema.fields):
-        if spec.kind == "categorical":
-            codes = _category_codes(spec.categories)
-            values = raw.iloc[:, i].to_numpy(object)
-            matrix[:, i] = np.fromiter((codes.get(v, np.nan) for v in values), float, len(raw))
-    return matrix
+def _flag_pensioners(encoded: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The sentinel is a category ("not employed"), not a duration: flag it, and blank it in
+    place, before any ratio reads the column."""
+    if "DAYS_EMPLOYED" not in encoded:
+        return {}
+    pensioner = encoded["DAYS_EMPLOYED"] == SENTINEL_DAYS
+    encoded["DAYS_EMPLOYED"] = encoded["DAYS_EMPLOYED"].mask(pensioner)
+    return {"DAYS_EMPLOYED_ANOMALY": pensioner.to_numpy(float)}
 
 
-@cache
-def _category_codes(categories: tuple[str, ...]) -> dict[str, float]:
-    return {label: float(code) for code, label in enumerate(categories)}
-
-
-def build_features(
-    applications: pd.DataFrame, schema: InputSchema, histories: Histories | None = None
-) -> pd.DataFrame:
-    """One row of model features per application, columns in ``feature_names(schema)`` order.
-
-    Fields absent from ``applications`` count as missing; columns outside the schema (id,
-    target) are ignored except ``SK_ID_CURR``, which links the rows of ``histories`` (table
-    name -> DataFrame with the Kaggle columns; bureau_balance through ``SK_ID_BUREAU``).
-    Without histories, or for a client without rows, history counts are 0 and statistics NaN.
-    """
-    raw = applications.reindex(columns=schema.names)
-    numeric = pd.DataFrame(
-        _encoded(raw, schema), index=raw.index, columns=schema.names, dtype=float
-    )
-    if "DAYS_EMPLOYED" in numeric:
-        # The sentinel is a category ("not employed"), not a duration: flag it, blank it.
-        pensioner = numeric["DAYS_EMPLOYED"] == DAYS_EMPLOYED_PENSIONER
-        numeric["DAYS_EMPLOYED_ANOMALY"] = pensioner.astype(float)
-        numeric["DAYS_EMPLOYED"] = numeric["DAYS_EMPLOYED"].mask(pensioner)
-    # Blocks as NumPy arrays joined once: a pandas concat of frames cost more than the rest.
-    columns = _engineered(numeric)
-    names, blocks = list(numeric.columns) + list(columns), [numeric.to_numpy(), *columns.values()]
-    if schema.tables:
+def features(
+    encoded: pd.DataFrame,
+    applications: pd.DataFrame,
+    histories: Histories | None,
+    tables: tuple[str, ...],
+) -> FeatureBlocks:
+    """Home Credit's columns after the raw fields: the sentinel flag, the application ratios
+    and, for a schema with history tables, their aggregates (rows linked by ``SK_ID_CURR``,
+    bureau_balance through ``SK_ID_BUREAU``) and the cross features."""
+    out = FeatureBlocks()
+    out.add(_flag_pensioners(encoded))
+    out.add(_engineered(encoded))
+    if tables:
         history = history_features(applications, histories)
-        cross = _cross_features(numeric, history)
-        names += list(history.columns) + list(cross)
-        blocks += [history.to_numpy(float), *cross.values()]
-    matrix = np.column_stack(blocks) if blocks else np.empty((len(raw), 0))
-    matrix[np.isinf(matrix)] = np.nan
-    return pd.DataFrame(matrix, index=raw.index, columns=names)
-
-
-def feature_names(schema: InputSchema) -> list[str]:
-    """The model's columns for this schema, computed from an empty frame: no second list."""
-    return list(build_features(pd.DataFrame(columns=schema.names), schema).columns)
-
-
-def categorical_features(schema: InputSchema) -> list[str]:
-    return [spec.name for spec in schema.categorical]
+        out.add_frame(history)
+        out.add(_cross_features(encoded, history))
+    return out

@@ -14,6 +14,10 @@ from importlib import resources
 
 ID_COLUMN = "SK_ID_CURR"
 TARGET_COLUMN = "TARGET"
+NAME = "home-credit"  # the profile's name, stored in every schema it builds
+# Home Credit's "no date" (1,000 years ahead): DAYS_EMPLOYED of clients not employed (mostly
+# pensioners) and the due dates previous_application does not have.
+SENTINEL_DAYS = 365243
 _NUMBER = re.compile(r"(\w+)=(-?[\d.]+(?:e[+-]?\d+)?)")
 
 

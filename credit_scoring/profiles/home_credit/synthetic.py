@@ -16,9 +16,9 @@ import pandas as pd
 from scipy.special import expit, ndtr
 from sklearn.metrics import roc_auc_score
 
-from credit_scoring.core.schema import DAYS_EMPLOYED_PENSIONER
 from credit_scoring.profiles.home_credit.reference import (
     ID_COLUMN,
+    SENTINEL_DAYS,
     TARGET_COLUMN,
     ColumnFacts,
     application_columns,
@@ -97,9 +97,7 @@ def _core_columns(rng: np.random.Generator, facts: dict[str, ColumnFacts], n: in
         pensioner, np.clip(rng.normal(59, 5, n), 40, 69), np.clip(rng.normal(40, 10, n), 21, 68)
     )
     years_employed = np.minimum(rng.exponential(6.5, n), age - 18)
-    days_employed = np.where(
-        pensioner, DAYS_EMPLOYED_PENSIONER, -np.round(years_employed * _DAYS_PER_YEAR)
-    )
+    days_employed = np.where(pensioner, SENTINEL_DAYS, -np.round(years_employed * _DAYS_PER_YEAR))
     organisations = {k: v for k, v in facts["ORGANIZATION_TYPE"].categories.items() if k != "XNA"}
     organisation = np.where(
         pensioner,
@@ -161,7 +159,7 @@ def true_default_logit(table: pd.DataFrame) -> np.ndarray:
     centred = (ext - 0.5).fillna(0).to_numpy()
     age = -table["DAYS_BIRTH"].to_numpy() / _DAYS_PER_YEAR
     days_employed = table["DAYS_EMPLOYED"].to_numpy()
-    pensioner = days_employed == DAYS_EMPLOYED_PENSIONER
+    pensioner = days_employed == SENTINEL_DAYS
     years_employed = np.where(pensioner, np.nan, -days_employed / _DAYS_PER_YEAR)
     credit_income = (table["AMT_CREDIT"] / table["AMT_INCOME_TOTAL"]).to_numpy()
     annuity_income = (table["AMT_ANNUITY"] / table["AMT_INCOME_TOTAL"]).fillna(0.15).to_numpy()
@@ -220,7 +218,7 @@ def generate(
         values = pd.Series(values, dtype=object if f.is_categorical else float)
         missing = _missing_mask(rng, f, building_missing)
         if name == "OCCUPATION_TYPE":  # pensioners have none; others miss it less often
-            pensioner = columns["DAYS_EMPLOYED"] == DAYS_EMPLOYED_PENSIONER
+            pensioner = columns["DAYS_EMPLOYED"] == SENTINEL_DAYS
             share = pensioner.mean()
             extra = max(f.missing_rate - share, 0) / max(1 - share, 1e-9)
             missing = pensioner | (rng.random(rows) < extra)
@@ -290,7 +288,7 @@ def shift_population(
     younger = 21 + (age - 21).clip(lower=0) * shift.age_factor
     shifted["DAYS_BIRTH"] = -np.round(younger * _DAYS_PER_YEAR).astype("int64")
     # Nobody starts working before 18: employment is cut to the (now shorter) adult life.
-    employed = shifted["DAYS_EMPLOYED"] != DAYS_EMPLOYED_PENSIONER
+    employed = shifted["DAYS_EMPLOYED"] != SENTINEL_DAYS
     earliest = shifted["DAYS_BIRTH"] + round(18 * _DAYS_PER_YEAR)
     shifted["DAYS_EMPLOYED"] = shifted["DAYS_EMPLOYED"].where(
         ~employed, np.maximum(shifted["DAYS_EMPLOYED"], earliest)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
+from credit_scoring.profiles.home_credit.reference import SENTINEL_DAYS as _NO_DATE
 from credit_scoring.profiles.home_credit.tables import (
     BUREAU,
     BUREAU_BALANCE,
@@ -39,7 +40,7 @@ REAL_ROWS = {  # rows of the real files (Kaggle), scaled by clients / 307,511
     INSTALMENTS: 13_605_401,
 }
 SHARE_WITH_BUREAU, SHARE_WITH_PREVIOUS = 0.857, 0.946  # clients with at least one row
-SENTINEL_DAYS = 365243.0  # previous_application's "no date" value, as in the real file
+SENTINEL_DAYS = float(_NO_DATE)  # previous_application's "no date", a float as in the real file
 _MONTH = 30.44
 
 

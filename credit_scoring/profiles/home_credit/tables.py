@@ -4,21 +4,19 @@ Column names come from the published description (``reference/hc_tables_columns.
 the two known differences of the real CSV files applied (the bureau key is ``SK_ID_BUREAU``;
 ``previous_application`` has no ``NFLAG_MICRO_CASH``). Types and category lists are those of
 the real files. The generator writes these columns, the feature module reads them, and the
-service can type history inputs from them.
+service types history inputs and links them (bureau_balance through its bureau credit) from
+these specs.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-import numpy as np
-import pandas as pd
+from credit_scoring.core.tables import HistoryTable, Link
+from credit_scoring.profiles.home_credit.reference import ID_COLUMN
 
-ID_COLUMN = "SK_ID_CURR"
 BUREAU_ID, PREV_ID = "SK_ID_BUREAU", "SK_ID_PREV"
 
 BUREAU, BUREAU_BALANCE, PREVIOUS = "bureau", "bureau_balance", "previous_application"
@@ -28,6 +26,22 @@ POS_CASH, CREDIT_CARD, INSTALMENTS = (
     "installments_payments",
 )
 HISTORY_TABLES = (BUREAU, BUREAU_BALANCE, PREVIOUS, POS_CASH, CREDIT_CARD, INSTALMENTS)
+# bureau_balance has no SK_ID_CURR: its months belong to a bureau credit.
+LINKS = {name: Link(ID_COLUMN) for name in HISTORY_TABLES} | {
+    BUREAU_BALANCE: Link(BUREAU_ID, parent=BUREAU)
+}
+ROW_IDS = {name: (PREV_ID,) for name in HISTORY_TABLES} | {
+    BUREAU: (BUREAU_ID,),
+    BUREAU_BALANCE: (BUREAU_ID,),
+}
+DESCRIPTIONS = {
+    BUREAU: "Credits at other institutions reported to the Credit Bureau (bureau.csv rows)",
+    BUREAU_BALANCE: "Monthly status of those credits, linked by SK_ID_BUREAU",
+    PREVIOUS: "Previous applications at Home Credit (previous_application.csv rows)",
+    POS_CASH: "Monthly balances of previous POS and cash loans",
+    CREDIT_CARD: "Monthly balances of previous credit cards",
+    INSTALMENTS: "Instalments of previous credits: due and paid",
+}
 
 _WEEKDAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 CATEGORIES: dict[str, dict[str, tuple[str, ...]]] = {
@@ -248,41 +262,6 @@ INTEGERS: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True)
-class HistoryTable:
-    name: str  # the Kaggle file stem, e.g. "bureau"
-    columns: tuple[str, ...]
-    categories: dict[str, tuple[str, ...]]
-    integers: tuple[str, ...]
-
-    @property
-    def file_name(self) -> str:
-        return f"{self.name}.csv"
-
-    def dtype(self, column: str) -> str:
-        if column in self.categories:
-            return "category"
-        return "int64" if column in self.integers else "float64"
-
-    def empty(self) -> pd.DataFrame:
-        """A frame with no rows and the real column types: a client without history."""
-        return self.typed(pd.DataFrame({c: np.array([], dtype=object) for c in self.columns}))
-
-    def typed(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The table's columns in file order with their types (categories as ``category``)."""
-        out = {}
-        for column in self.columns:
-            values = frame[column] if column in frame else pd.Series(np.nan, index=frame.index)
-            kind = self.dtype(column)
-            if kind == "category":
-                out[column] = pd.Categorical(values, categories=list(self.categories[column]))
-            elif kind == "int64" and not values.isna().any():
-                out[column] = values.astype("int64")
-            else:
-                out[column] = pd.to_numeric(values, errors="coerce").astype("float64")
-        return pd.DataFrame(out, index=frame.index)
-
-
 def _published_columns() -> dict[str, list[str]]:
     text = resources.files(__package__).joinpath("reference/hc_tables_columns.json")
     return json.loads(text.read_text(encoding="utf-8"))
@@ -298,23 +277,13 @@ def history_tables() -> dict[str, HistoryTable]:
         # SK_ID_BUREAU. NFLAG_MICRO_CASH is described but absent from the real file.
         columns = [BUREAU_ID if c == "SK_BUREAU_ID" else c for c in columns]
         columns = [c for c in columns if c != "NFLAG_MICRO_CASH"]
-        tables[name] = HistoryTable(name, tuple(columns), CATEGORIES[name], INTEGERS[name])
+        tables[name] = HistoryTable(
+            name,
+            tuple(columns),
+            CATEGORIES[name],
+            INTEGERS[name],
+            LINKS[name],
+            ROW_IDS[name],
+            DESCRIPTIONS[name],
+        )
     return tables
-
-
-def client_rows(
-    histories: Mapping[str, pd.DataFrame], client_ids: Iterable[object]
-) -> dict[str, pd.DataFrame]:
-    """Every table's rows for these clients, bureau_balance through their bureau credits.
-    Each table is fetched once, so a lazy mapping (one reading files) reads each file once."""
-    wanted = set(client_ids)
-    out: dict[str, pd.DataFrame] = {}
-    for name in histories:
-        if name != BUREAU_BALANCE:
-            table = histories[name]
-            out[name] = table[table[ID_COLUMN].isin(wanted)].reset_index(drop=True)
-    if BUREAU_BALANCE in histories:
-        credits = set(out[BUREAU][BUREAU_ID]) if BUREAU in out else set()
-        balance = histories[BUREAU_BALANCE]
-        out[BUREAU_BALANCE] = balance[balance[BUREAU_ID].isin(credits)].reset_index(drop=True)
-    return out

@@ -1,0 +1,88 @@
+"""A dataset profile: what one kind of dataset adds to the generic core.
+
+Home Credit is one profile (seven tables, engineered ratios, a sentinel), a user's single table
+another (nothing to add). A schema names its profile, so a stored model finds its history
+tables, feature blocks and sentinels by that name. Profiles register under the entry-point
+group ``credit_scoring.profiles`` (see pyproject.toml), so the core imports none of them and an
+installed package can add one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib.metadata import entry_points
+
+import numpy as np
+import pandas as pd
+
+from credit_scoring.core.tables import Histories, HistoryTable
+
+ENTRY_POINT_GROUP = "credit_scoring.profiles"
+
+
+@dataclass
+class FeatureBlocks:
+    """Named feature columns kept as NumPy blocks and joined once: a pandas concat of frames
+    cost more than computing the features (a served request builds ~300 columns)."""
+
+    names: list[str] = field(default_factory=list)
+    blocks: list[np.ndarray] = field(default_factory=list)
+
+    def add(self, columns: Mapping[str, np.ndarray | pd.Series]) -> None:
+        self.names += list(columns)
+        self.blocks += [np.asarray(values, dtype=float) for values in columns.values()]
+
+    def add_frame(self, frame: pd.DataFrame) -> None:
+        self.names += list(frame.columns)
+        self.blocks.append(frame.to_numpy(float))
+
+
+# (encoded raw fields, raw applications, history rows or None, the schema's history tables)
+# -> the profile's extra columns. The hook may rewrite a raw column of the encoded frame in
+# place (a sentinel that is not a measurement, blanked), before it is read.
+FeatureHook = Callable[
+    [pd.DataFrame, pd.DataFrame, Histories | None, tuple[str, ...]], FeatureBlocks
+]
+
+
+def no_features(
+    encoded: pd.DataFrame,
+    applications: pd.DataFrame,
+    histories: Histories | None,
+    tables: tuple[str, ...],
+) -> FeatureBlocks:
+    """A profile whose features are its raw fields."""
+    return FeatureBlocks()
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    tables: Mapping[str, HistoryTable] = field(default_factory=dict)  # none: a single table
+    features: FeatureHook = no_features
+    # Column -> the value that means "not a measurement" (drift compares the measurements).
+    sentinels: Mapping[str, float] = field(default_factory=dict)
+
+    def history_tables(self, names: tuple[str, ...]) -> dict[str, HistoryTable]:
+        """The specs of these tables, in that order."""
+        return {name: self.tables[name] for name in names}
+
+
+class UnknownProfile(LookupError):
+    """No installed profile has this name."""
+
+
+@cache
+def get_profile(name: str) -> Profile:
+    """The profile registered under ``name`` (loaded once per process)."""
+    found = {point.name: point for point in entry_points(group=ENTRY_POINT_GROUP)}
+    if name not in found:
+        raise UnknownProfile(
+            f"unknown dataset profile {name!r}: installed profiles are {sorted(found)}"
+        )
+    profile = found[name].load()
+    if not isinstance(profile, Profile) or profile.name != name:
+        raise UnknownProfile(f"entry point {name!r} of {ENTRY_POINT_GROUP} is not its Profile")
+    return profile

@@ -1,0 +1,72 @@
+"""Home Credit's input schema: the 120 raw fields of an application, from the published facts
+of ``application_train.csv``, with validation bounds from each field's physical domain."""
+
+from __future__ import annotations
+
+from credit_scoring.core.schema import FieldSpec, InputSchema
+from credit_scoring.profiles.home_credit.reference import (
+    ID_COLUMN,
+    NAME,
+    SENTINEL_DAYS,
+    TARGET_COLUMN,
+    ColumnFacts,
+    application_columns,
+)
+from credit_scoring.profiles.home_credit.tables import HISTORY_TABLES
+
+_HUNDRED_YEARS_IN_DAYS = -36525
+
+
+def _bounds(facts: ColumnFacts) -> tuple[float | None, float | None]:
+    """Validation bounds: the physical domain, not just what 307,511 clients happened to show.
+
+    Days are offsets before the application (<= 0; at most 100 years back); shares, scores and
+    flags observed within [0, 1] stay there; ratings and hours keep their scale; amounts and
+    counts are open above.
+    """
+    low, high = facts.stats["min"], facts.stats["max"]
+    if facts.name.startswith("DAYS_"):
+        upper = SENTINEL_DAYS if facts.name == "DAYS_EMPLOYED" else 0
+        return _HUNDRED_YEARS_IN_DAYS, upper
+    lower = 0.0 if low >= 0 else low
+    if high <= 1:
+        return lower, 1.0
+    if facts.name == "HOUR_APPR_PROCESS_START":
+        return 0, 23
+    if facts.name.startswith("REGION_RATING"):
+        return 1, 3
+    return lower, None
+
+
+def _spec(facts: ColumnFacts) -> FieldSpec:
+    if facts.is_categorical:
+        return FieldSpec(
+            facts.name,
+            "categorical",
+            categories=tuple(sorted(facts.categories)),
+            description=facts.description,
+        )
+    low, high = _bounds(facts)
+    integer = facts.dtype == "int64"
+    return FieldSpec(
+        facts.name,
+        "numeric",
+        integer=integer,
+        minimum=low,
+        maximum=high,
+        description=facts.description,
+    )
+
+
+def home_credit_schema() -> InputSchema:
+    """The 120 raw fields of a Home Credit application (all columns but id and target), with
+    the six history tables."""
+    columns = [c for c in application_columns() if c.name not in (ID_COLUMN, TARGET_COLUMN)]
+    return InputSchema(
+        fields=tuple(_spec(c) for c in columns),
+        id_column=ID_COLUMN,
+        target_column=TARGET_COLUMN,
+        name=NAME,
+        profile=NAME,
+        tables=HISTORY_TABLES,
+    )
