@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -66,7 +67,7 @@ class Dataset:
         rows = {self.table_name: len(self.applications)}
         for name, path in sorted(self.histories.paths.items()):
             with path.open("rb") as handle:
-                for block in iter(lambda h=handle: h.read(1 << 24), b""):
+                for block in iter(partial(handle.read, 1 << 24), b""):
                     digest.update(block)
             rows[name] = _row_count(path)
         return {"rows": rows, "sha256_16": digest.hexdigest()[:16], "source": self.source}
@@ -78,4 +79,4 @@ def _row_count(path: Path) -> int:
 
         return pq.ParquetFile(path).metadata.num_rows
     with path.open("rb") as handle:
-        return sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 24), b"")) - 1
+        return sum(block.count(b"\n") for block in iter(partial(handle.read, 1 << 24), b"")) - 1

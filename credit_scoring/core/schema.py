@@ -115,7 +115,9 @@ class InputSchema:
         tables = get_profile(self.profile).history_tables(self.tables) if self.tables else {}
         for name, table in tables.items():
             definitions[name] = (
-                Annotated[list[row_model(table)], Field(max_length=MAX_HISTORY_ROWS)] | None,
+                # A model made at run time, which a static checker cannot see as a type.
+                Annotated[list[row_model(table)], Field(max_length=MAX_HISTORY_ROWS)]  # type: ignore[misc]
+                | None,
                 Field(default=None, description=table.description),
             )
 
@@ -127,6 +129,9 @@ class InputSchema:
         return create_model(
             model_name,
             __config__=STRICT_JSON,
-            __validators__={"links": model_validator(mode="after")(links)} if linked else None,
+            # pydantic's decorator returns a descriptor its stubs do not list as a validator.
+            __validators__={"links": model_validator(mode="after")(links)}  # type: ignore[dict-item]
+            if linked
+            else None,
             **definitions,
         )

@@ -59,7 +59,7 @@ class HistoryTable:
 
     def typed(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The table's columns in file order with their types (categories as ``category``)."""
-        out = {}
+        out: dict[str, Any] = {}
         for column in self.columns:
             values = frame[column] if column in frame else pd.Series(np.nan, index=frame.index)
             kind = self.dtype(column)
