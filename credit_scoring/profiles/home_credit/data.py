@@ -22,10 +22,10 @@ import pandas as pd
 
 from credit_scoring.core.parquet import read_parquet
 from credit_scoring.core.schema import InputSchema, home_credit_schema
+from credit_scoring.core.settings import CoreSettings
 from credit_scoring.profiles.home_credit import synthetic
 from credit_scoring.profiles.home_credit.reference import ID_COLUMN, TARGET_COLUMN
 from credit_scoring.profiles.home_credit.tables import HISTORY_TABLES, client_rows
-from credit_scoring.settings import Settings
 
 Source = Literal["auto", "real", "synthetic"]
 APPLICATION_FILE = "application_train.csv"
@@ -153,7 +153,7 @@ def load_synthetic(folder: Path, rows: int, seed: int) -> Dataset:
     return Dataset(table, f"synthetic: {rows} rows, seed {seed}", risk, TableFiles(paths))
 
 
-def load_dataset(settings: Settings, source: Source, rows: int, seed: int) -> Dataset:
+def load_dataset(settings: CoreSettings, source: Source, rows: int, seed: int) -> Dataset:
     real_path = settings.source_dir / APPLICATION_FILE
     if source == "real" or (source == "auto" and real_path.is_file()):
         if not real_path.is_file():
