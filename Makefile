@@ -4,6 +4,7 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
+CLI    := $(VENV)/bin/credit-scoring
 UV     := $(VENV)/bin/uv
 STAMP  := $(VENV)/.installed
 ROWS   ?= 50000
@@ -22,8 +23,32 @@ FULL_TRIALS ?= 4
 
 .PHONY: help install data train train-full promote serve run test lint format lock build clean bench-features bench-serving
 
-help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+help:  ## list the targets and the variables they read
+	@echo "targets:"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
+	@echo "variables (make TARGET NAME=value):"
+	@grep -E '^# var [A-Z_]+ ' $(MAKEFILE_LIST) | sed 's/^# var /  /' | awk '{n=$$1; $$1=""; printf "  %-15s%s\n", n, $$0}'
+
+# var ROWS            generated Home Credit clients for data / train / bench-features (50000)
+# var TRIALS          hyper-parameter configurations train tries (4)
+# var FULL_ROWS       clients for train-full (307511, Home Credit's size)
+# var FULL_TRIALS     configurations for train-full (4)
+# var DATA            your own table (.csv/.parquet) for train instead of Home Credit; needs TARGET, ID
+# var TARGET          with DATA: the default column (1 or POSITIVE_LABEL = default)
+# var ID              with DATA: the id column
+# var POSITIVE_LABEL  with DATA: the target value meaning default, when not 0/1 (e.g. bad)
+# var SCHEMA_OVERRIDE with DATA: YAML/JSON file excluding columns or setting kinds, bounds
+# var FN_COST         cost of granting a loan to a defaulter (10)
+# var FP_COST         cost of refusing a client who would repay (1)
+# var PORT            port of serve / run (3000)
+# var UI_PORT         port of the ui page (8501)
+# var URL             load-test / load-capacity: a running service instead of starting one
+# var USERS           load-test: simulated users (10)
+# var DURATION        load-test: seconds of load (30)
+# var BUDGET          load-test / load-capacity: p95 latency budget in ms (1000)
+# var SHIFTED         load-test: SHIFTED=1 sends a drifted population
+# var SINCE           drift: only requests logged at/after this time (ISO or unix s)
+# var PYTHON          the interpreter that creates .venv (python3)
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,15 +60,15 @@ $(STAMP): pyproject.toml requirements.lock
 install: $(STAMP)  ## create .venv and install the locked dependencies (reused when up to date)
 
 data: install  ## generate the synthetic data set (ROWS, cached)
-	$(PY) -m credit_scoring.pipeline.generate --rows $(ROWS)
+	$(CLI) generate --rows $(ROWS)
 
 train: install  ## train LightGBM with a cost-driven search, logged to MLflow (DATA=your file)
-	$(PY) -m credit_scoring.pipeline.train $(if $(DATA),$(OWN_DATA),--rows $(ROWS)) --trials $(TRIALS) $(COSTS)
+	$(CLI) train $(if $(DATA),$(OWN_DATA),--rows $(ROWS)) --trials $(TRIALS) $(COSTS)
 
 train-full: install  ## Home Credit scale: 307,511 clients, all tables; time and peak memory in logs/
 	@mkdir -p logs
-	/usr/bin/time -v $(PY) -m credit_scoring.pipeline.generate --rows $(FULL_ROWS) 2>&1 | tee logs/generate-$(FULL_ROWS).log
-	/usr/bin/time -v $(PY) -m credit_scoring.pipeline.train --source synthetic --rows $(FULL_ROWS) --trials $(FULL_TRIALS) \
+	/usr/bin/time -v $(CLI) generate --rows $(FULL_ROWS) 2>&1 | tee logs/generate-$(FULL_ROWS).log
+	/usr/bin/time -v $(CLI) train --source synthetic --rows $(FULL_ROWS) --trials $(FULL_TRIALS) \
 		2>&1 | tee logs/train-$(FULL_ROWS).log
 
 bench-features: install  ## time and peak memory of generation and feature building (ROWS)
@@ -53,10 +78,10 @@ bench-serving: install  ## serving req/s, p50/p99 per variant and vs MLServer, w
 	$(PY) -m benchmarks.serving --markdown reports/bench-serving.md
 
 promote: install  ## import the MLflow champion into the BentoML model store
-	$(PY) -m credit_scoring.pipeline.promote
+	$(CLI) promote
 
-serve: install  ## serve the promoted model on http://127.0.0.1:$(PORT)
-	$(VENV)/bin/bentoml serve credit_scoring.serving.service:CreditScoring --host 127.0.0.1 --port $(PORT)
+serve: install  ## serve the promoted model on http://127.0.0.1:$(PORT), saying what to open next
+	$(CLI) serve --host 127.0.0.1 --port $(PORT)
 
 run: install $(if $(DATA),,data) train promote serve  ## everything, from nothing to a served model
 
@@ -67,7 +92,7 @@ test: install  ## lint, then the tests (unit + integration: real MLflow store, r
 lint: install  ## ruff lint and format check
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
-format: install
+format: install  ## ruff fix and format
 	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
 
 lock:  ## re-resolve requirements.lock from pyproject.toml
@@ -85,7 +110,7 @@ UI_PORT ?= 8501
 .PHONY: ui ui-screenshot
 
 ui: install  ## the credit-officer page on :8501 (starts bentoml serve if no service answers)
-	$(PY) -m ui.launch --port $(UI_PORT)
+	$(CLI) ui --port $(UI_PORT)
 
 ui-screenshot: install  ## the page in a real headless Chromium, against a real service -> docs/ui.png
 	@test -x /usr/bin/chromium || { echo "needs Debian's Chromium: apt-get install chromium"; exit 1; }
@@ -109,13 +134,13 @@ image-deps:  ## apt-install the daemonless image tools (root): buildah podman sk
 .PHONY: load-test load-capacity drift
 
 load-test: install  ## bounded Locust run (USERS, DURATION s, BUDGET ms p95); fails over budget
-	$(PY) -m load_tests.run $(if $(URL),--url $(URL)) --users $(or $(USERS),10) \
+	$(CLI) load-test $(if $(URL),--url $(URL)) --users $(or $(USERS),10) \
 		--run-time $(or $(DURATION),30) --p95-budget-ms $(or $(BUDGET),1000) \
 		$(if $(SHIFTED),--shifted)
 
 load-capacity: install  ## step load (+5 users / 20 s) until p95 > BUDGET ms: the capacity
-	$(PY) -m load_tests.run --capacity $(if $(URL),--url $(URL)) --step-users 5 \
+	$(CLI) load-test --capacity $(if $(URL),--url $(URL)) --step-users 5 \
 		--step-seconds 20 --max-users 150 --p95-budget-ms $(or $(BUDGET),1000)
 
 drift: install  ## Evidently drift report: logged requests (SINCE=ISO time) vs training reference
-	$(PY) -m credit_scoring.monitoring.drift $(if $(SINCE),--since $(SINCE))
+	$(CLI) drift $(if $(SINCE),--since $(SINCE))

@@ -65,9 +65,9 @@ def promoted_model() -> tuple[str, str, str]:
     """Tag, version and MLflow run id of the model the service will serve."""
     import bentoml
 
-    from credit_scoring.settings import get_settings
+    from credit_scoring.core.settings import CoreSettings
 
-    name = get_settings().model_name
+    name = CoreSettings().model_name
     try:
         model = bentoml.models.get(f"{name}:latest")
     except bentoml.exceptions.NotFound as error:

@@ -30,7 +30,9 @@ from urllib.parse import urlparse
 import httpx
 import typer
 
-from credit_scoring.settings import PROJECT_ROOT, get_settings
+from credit_scoring.core.settings import CoreSettings
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]  # the checkout this tool runs from
 
 app = typer.Typer(add_completion=False, help=__doc__)
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -175,7 +177,7 @@ def main(
     """Run a bounded Locust test against the service and check the budgets."""
     if url and urlparse(url).hostname not in LOOPBACK and not allow_remote:
         raise typer.BadParameter(f"{url} is not on this machine; pass --allow-remote to load it")
-    folder = Path(output_dir) if output_dir else get_settings().reports_dir / "load"
+    folder = Path(output_dir) if output_dir else CoreSettings().reports_dir / "load"
     folder.mkdir(parents=True, exist_ok=True)
     prefix = "capacity" if capacity_mode else "load"
     (folder / f"{prefix}_final_stats.json").unlink(missing_ok=True)  # never judge a stale run

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from credit_scoring.core.schema import ID_DESCRIPTION, FieldSpec, InputSchema
-from credit_scoring.settings import Settings, get_settings
+from credit_scoring.serving.settings import ClientSettings
 
 
 class ServiceError(Exception):
@@ -48,8 +48,8 @@ class ServiceClient:
     timeout_s: float = 30.0
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> ServiceClient:
-        settings = settings or get_settings()
+    def from_settings(cls, settings: ClientSettings | None = None) -> ServiceClient:
+        settings = settings or ClientSettings()
         return cls(settings.service_url.rstrip("/"), settings.api_key)
 
     def predict(self, applications: list[dict[str, Any]]) -> list[dict[str, Any]]:

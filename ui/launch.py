@@ -17,7 +17,9 @@ from urllib.parse import urlparse
 import httpx
 import typer
 
-from credit_scoring.settings import PROJECT_ROOT, get_settings
+from credit_scoring.serving.settings import ClientSettings
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]  # the checkout this tool runs from
 
 APP = Path(__file__).with_name("app.py")
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
@@ -98,7 +100,7 @@ def main(
     ready_timeout: float = typer.Option(90, help="seconds to wait for a started service"),
 ) -> None:
     """Serve the page on http://HOST:PORT, starting the scoring service if none answers."""
-    url = get_settings().service_url.rstrip("/")
+    url = ClientSettings().service_url.rstrip("/")
     service = None if answers(url) else start_service(url, ready_timeout)
     typer.echo(f"scoring service: {url}; page: http://{host}:{port}")
     try:

@@ -26,17 +26,14 @@ from typing import Any
 import bentoml
 import numpy as np
 import pandas as pd
-import typer
 from evidently import DataDefinition, Dataset, Report
 from evidently.presets import DataDriftPreset
 
 from credit_scoring.core.profile import get_profile
 from credit_scoring.core.request_log import read_log
 from credit_scoring.core.scorer import Scorer
-from credit_scoring.settings import get_settings
 
 log = logging.getLogger("drift")
-app = typer.Typer(add_completion=False, help=__doc__)
 
 PREDICTION = "probability"
 # Applicants sent in full. predict_client rescores clients of the reference sample itself, so
@@ -48,6 +45,10 @@ REPORT_FILE, SUMMARY_FILE, SCORES_FILE = (
     "summary.json",
     "scores_over_time.html",
 )
+
+
+class DriftError(ValueError):
+    """No report possible: no promoted model, no reference, or too few logged requests."""
 
 
 @dataclass
@@ -69,7 +70,7 @@ class DriftSummary:
     decisions: dict[str, float]  # refusal rate, mean probability: reference vs current
 
 
-def _parse_time(text: str | None) -> pd.Timestamp | None:
+def parse_time(text: str | None) -> pd.Timestamp | None:
     """Unix seconds or an ISO date/time (UTC unless it says otherwise)."""
     if text is None:
         return None
@@ -85,13 +86,13 @@ def load_promoted(model: str) -> tuple[Scorer, str]:
     try:
         stored = bentoml.models.get(model)
     except bentoml.exceptions.NotFound as error:
-        raise typer.BadParameter(
+        raise DriftError(
             f"no model {model} in the BentoML store: train and promote one first "
             "(`make train promote`), or set CREDIT_MODEL_NAME / BENTOML_HOME"
         ) from error
     scorer = Scorer.load(Path(stored.path))
     if scorer.reference is None:
-        raise typer.BadParameter(f"model {stored.tag} was promoted without a reference sample")
+        raise DriftError(f"model {stored.tag} was promoted without a reference sample")
     return scorer, str(stored.tag)
 
 
@@ -151,7 +152,7 @@ def current_window(
         window = window[window["logged_at"] < until]
     if window.empty:
         versions = sorted(logged["model_version"].unique())
-        raise typer.BadParameter(
+        raise DriftError(
             f"no logged request to {', '.join(endpoints)} scored by {model} in the window; "
             f"the log holds {len(logged)} rows from models {versions}"
         )
@@ -290,7 +291,7 @@ def run(
     too_few = [c for c in fields if counts[c] < min_values]
     tested = [c for c in [*fields, PREDICTION] if c not in too_few]
     if counts[PREDICTION] < min_values:
-        raise typer.BadParameter(
+        raise DriftError(
             f"only {counts[PREDICTION]} distinct applications in the window; "
             f"at least --min-values {min_values} are needed to judge drift"
         )
@@ -335,61 +336,13 @@ def run(
     return summary
 
 
-@app.command()
-def main(
-    log_path: str = typer.Option(
-        None, "--log", help="Request log (SQLite) [default: settings, env CREDIT_REQUEST_LOG]"
-    ),
-    model: str = typer.Option(
-        None,
-        help="BentoML model whose reference and logged requests are compared "
-        "[default: <CREDIT_MODEL_NAME>:latest]",
-    ),
-    output_dir: str = typer.Option(
-        None, help="Report folder [default: <CREDIT_REPORTS_DIR>/drift, i.e. reports/drift]"
-    ),
-    since: str = typer.Option(None, help="Only requests logged at/after this time (ISO or unix s)"),
-    until: str = typer.Option(None, help="Only requests logged before this time (ISO or unix s)"),
-    top_fields: int = typer.Option(
-        20, min=0, help="Watch the N raw fields the model relies on most (0 = all 120)"
-    ),
-    threshold: float = typer.Option(PSI_SIGNIFICANT, help="PSI at which a field has drifted"),
-    drift_share: float = typer.Option(
-        0.25, min=0, max=1, help="Dataset drift when this share of tested fields drifted"
-    ),
-    min_values: int = typer.Option(
-        100, min=1, help="Fields with fewer non-missing current values are not tested"
-    ),
-    fail_on_drift: bool = typer.Option(False, help="Exit with status 1 when the dataset drifted"),
-) -> None:
-    """Compare logged requests with the model's training reference; write HTML + JSON."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    settings = get_settings()
-    folder = Path(output_dir) if output_dir else settings.reports_dir / "drift"
-    scorer, tag = load_promoted(model or f"{settings.model_name}:latest")
-    summary = run(
-        Path(log_path) if log_path else settings.request_log,
-        scorer,
-        tag,
-        folder,
-        _parse_time(since),
-        _parse_time(until),
-        top_fields,
-        threshold,
-        drift_share,
-        min_values,
-    )
+def describe(summary: DriftSummary, folder: Path, drift_share: float) -> str:
+    """The verdict in one line, for the console and CI logs."""
     verdict = "DRIFT" if summary.dataset_drift else "no dataset drift"
-    typer.echo(
+    return (
         f"{verdict}: {len(summary.drifted_fields)}/{len(summary.tested_fields)} fields drifted "
         f"(share {summary.drifted_share:.2f}, threshold {drift_share}) "
         f"{summary.drifted_fields}; {summary.current_rows} applications vs "
         f"{summary.reference_rows} reference rows; written to {folder} "
         f"({REPORT_FILE}, {SUMMARY_FILE}, {SCORES_FILE}) at {datetime.now(UTC):%H:%M:%S} UTC"
     )
-    if fail_on_drift and summary.dataset_drift:
-        raise typer.Exit(1)
-
-
-if __name__ == "__main__":
-    app()

@@ -1,7 +1,7 @@
 """Credit tables in other shapes than Home Credit's, to try `make train DATA=...` on and for the
 tests: each with a known risk, so a model trained on a few hundred rows learns something.
 
-    python -m credit_scoring.own_table.examples loans data/own/loans.csv --rows 5000
+    credit-scoring example-tables loans data/own/loans.csv --rows 5000
 """
 
 from __future__ import annotations
@@ -10,9 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import typer
-
-app = typer.Typer(add_completion=False, help=__doc__)
 
 
 def _defaults(rng: np.random.Generator, log_odds: np.ndarray) -> np.ndarray:
@@ -68,24 +65,14 @@ def many_categoricals(rows: int = 800, seed: int = 1) -> pd.DataFrame:
 TABLES = {"loans": few_columns, "customers": many_categoricals}
 
 
-@app.command()
-def main(
-    table: str = typer.Argument(..., help="loans (3 inputs, good/bad) or customers (12 inputs)"),
-    path: Path = typer.Argument(..., help="Output file, .csv or .parquet"),
-    rows: int = typer.Option(5000, min=100),
-    seed: int = typer.Option(0),
-) -> None:
-    """Write one example table."""
+def write_example(table: str, path: Path, rows: int, seed: int) -> str:
+    """Write one example table (.csv, or .parquet by its suffix) and say what was written."""
     if table not in TABLES:
-        raise typer.BadParameter(f"table must be one of {sorted(TABLES)}")
+        raise ValueError(f"table must be one of {sorted(TABLES)}, not {table!r}")
     frame = TABLES[table](rows, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".parquet":
         frame.to_parquet(path, index=False)
     else:
         frame.to_csv(path, index=False)
-    typer.echo(f"wrote {len(frame)} rows x {frame.shape[1]} columns to {path}")
-
-
-if __name__ == "__main__":
-    app()
+    return f"wrote {len(frame)} rows x {frame.shape[1]} columns to {path}"

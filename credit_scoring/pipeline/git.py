@@ -4,27 +4,23 @@ from __future__ import annotations
 
 import subprocess
 
-from credit_scoring.settings import PROJECT_ROOT
+UNKNOWN = "unknown"
+
+
+def _git(*args: str) -> str:
+    """A git command in the working directory's checkout (the one being run from)."""
+    return subprocess.run(
+        ["git", *args], capture_output=True, text=True, check=True, timeout=30
+    ).stdout.strip()
 
 
 def code_version() -> str:
-    """``git describe``-like: the commit, with ``-dirty`` when files differ from it."""
+    """``git describe``-like: the commit of the working directory's checkout, with ``-dirty``
+    when files differ from it; ``unknown`` outside a checkout (an installed package run in
+    a plain folder)."""
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=PROJECT_ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=PROJECT_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        ).stdout.strip()
+        commit = _git("rev-parse", "HEAD")
+        dirty = _git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        return UNKNOWN
     return f"{commit}-dirty" if dirty else commit

@@ -1,8 +1,8 @@
-"""Promote: the MLflow registry's ``champion`` version -> the BentoML model store.
+"""Promote: a dataset's ``champion`` version in the MLflow registry -> the BentoML model store.
 
 The champion's run holds a ``scorer`` artifact (LightGBM model, threshold, calibration, input
 schema, reference sample and its history rows, metrics), copied as it is into a new BentoML
-model version labelled with its run id. ``--run-id`` promotes another run instead.
+model version labelled with its run id. A run id promotes that run instead.
 """
 
 from __future__ import annotations
@@ -13,32 +13,46 @@ from pathlib import Path
 
 import bentoml
 import mlflow
-import typer
+from mlflow.exceptions import MlflowException
 
 from credit_scoring.core.scorer import Scorer
-from credit_scoring.pipeline.registry import champion_run_id
+from credit_scoring.pipeline.registry import champion_run_id, newest_model
+from credit_scoring.pipeline.settings import PipelineSettings
 from credit_scoring.pipeline.tracking import SCORER_ARTIFACT, use_experiment
-from credit_scoring.settings import get_settings
 
 log = logging.getLogger("promote")
-app = typer.Typer(add_completion=False, help=__doc__)
 
 
-def best_run_id() -> str:
-    """The run of the registered model version aliased ``champion``."""
-    settings = get_settings()
+class PromoteError(RuntimeError):
+    """Nothing to promote: no champion, or a run id the store does not know."""
+
+
+def champion_of(settings: PipelineSettings, dataset: str | None = None) -> str:
+    """The run of the ``champion`` version of a dataset's registered model (default: the
+    dataset whose model has the newest version)."""
     use_experiment(settings)
-    run_id = champion_run_id(settings)
+    if dataset:
+        model: str | None = settings.registered_model(dataset)
+    else:
+        model = newest_model(settings.registry_prefix)
+    run_id = champion_run_id(model) if model else None
     if run_id is None:
-        raise typer.BadParameter(
-            f"no finished training run registered as {settings.model_name}@champion at "
-            f"{settings.mlflow_tracking_uri}: run `make train` first"
+        raise PromoteError(
+            f"no finished training run registered as {model or settings.registry_prefix + '.*'}"
+            f"@champion at {settings.tracking_uri}: run `credit-scoring train` first"
         )
+    if not dataset:
+        log.info("dataset of the newest registered version: %s", model)
     return run_id
 
 
-def promote(run_id: str) -> bentoml.Model:
-    settings = get_settings()
+def promote(settings: PipelineSettings, run_id: str) -> bentoml.Model:
+    """Copy a run's scorer bundle into the BentoML store under ``CREDIT_MODEL_NAME``."""
+    use_experiment(settings)  # the project's store, with or without --run-id
+    try:
+        mlflow.MlflowClient().get_run(run_id)
+    except MlflowException as error:
+        raise PromoteError(f"no run {run_id} in {settings.tracking_uri}") from error
     with tempfile.TemporaryDirectory() as tmp:
         folder = mlflow.artifacts.download_artifacts(
             run_id=run_id, artifact_path=SCORER_ARTIFACT, dst_path=tmp
@@ -46,7 +60,7 @@ def promote(run_id: str) -> bentoml.Model:
         scorer = Scorer.load(Path(folder))  # validates the bundle before it enters the store
         metrics = scorer.metadata.get("metrics", {})
         with bentoml.models.create(
-            settings.model_name,
+            settings.core.model_name,
             module="credit_scoring.core.scorer",
             labels={"mlflow_run_id": run_id, "framework": "lightgbm"},
             metadata={
@@ -57,19 +71,3 @@ def promote(run_id: str) -> bentoml.Model:
         ) as model:
             scorer.save(Path(model.path))
     return model
-
-
-@app.command()
-def main(
-    run_id: str = typer.Option(None, help="Promote this run instead of the best one"),
-) -> None:
-    """Import the champion (or the run given) into BentoML."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    get_settings()
-    chosen = run_id or best_run_id()
-    model = promote(chosen)
-    log.info("promoted MLflow run %s as BentoML model %s", chosen, model.tag)
-
-
-if __name__ == "__main__":
-    app()

@@ -31,9 +31,9 @@ from credit_scoring.serving.auth import BearerTokenMiddleware
 from credit_scoring.serving.batch import Batch, to_batch
 from credit_scoring.serving.contract import ModelInfo, response_models
 from credit_scoring.serving.guards import BodySizeLimitMiddleware, JsonContentTypeMiddleware
-from credit_scoring.settings import get_settings
+from credit_scoring.serving.settings import ServingSettings
 
-SETTINGS = get_settings()
+SETTINGS = ServingSettings()
 TOP_FEATURES = 5
 MAX_ROWS_PER_REQUEST = 1000
 MAX_BODY_BYTES = 4 * 1024 * 1024  # 1000 full applications are ~3 MB of JSON
@@ -45,7 +45,7 @@ BATCHING = {
     "max_batch_size": SETTINGS.max_batch_size,
     "max_latency_ms": 20_000,
 }
-MODEL = bentoml.models.BentoModel(f"{SETTINGS.model_name}:latest")
+MODEL = bentoml.models.BentoModel(f"{SETTINGS.core.model_name}:latest")
 # The runtime image, declared once. distro="custom" skips BentoML's apt step (build-essential,
 # git): every served package installs from a binary wheel, so no compiler ships in the image.
 # LightGBM's one system library is the OpenMP runtime, which slim bases lack. deploy/image.py
@@ -134,7 +134,7 @@ class CreditScoring:
     def __init__(self) -> None:
         self.scorer = Scorer.load(Path(self.model.path))
         self.version = str(self.model.tag)
-        self.request_log = RequestLog(SETTINGS.request_log)
+        self.request_log = RequestLog(SETTINGS.core.request_log)
         self.importance = self.scorer.global_importance()
         self.ready = self._warm_up()
         # Everything loaded so far lives as long as the process: keep it out of GC scans.
@@ -142,7 +142,7 @@ class CreditScoring:
         _log_event(
             "model_loaded",
             model=self.version,
-            request_log=str(SETTINGS.request_log),
+            request_log=str(SETTINGS.core.request_log),
             auth="api key required" if SETTINGS.api_key else "OPEN: no CREDIT_API_KEY set",
             batching=SETTINGS.batching,
         )

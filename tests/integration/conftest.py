@@ -23,6 +23,7 @@ import pytest
 
 ROWS, SEED = 4000, 3
 READY_TIMEOUT_S = 90
+CLI = str(Path(sys.executable).with_name("credit-scoring"))  # the console script, run by python
 SERVERS: dict[str, subprocess.Popen] = {}  # url -> running `bentoml serve`, for crash tests
 
 
@@ -75,8 +76,8 @@ def pipeline(tmp_path_factory) -> Pipeline:
     root = tmp_path_factory.mktemp("pipeline")
     p = Pipeline(isolated_env(root), root)
     p.run(
-        "-m",
-        "credit_scoring.pipeline.train",
+        CLI,
+        "train",
         "--rows",
         str(ROWS),
         "--trials",
@@ -86,7 +87,7 @@ def pipeline(tmp_path_factory) -> Pipeline:
         "--seed",
         str(SEED),
     )
-    p.run("-m", "credit_scoring.pipeline.promote")
+    p.run(CLI, "promote")
     return p
 
 

@@ -17,12 +17,11 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
-import typer
 
 from credit_scoring.core.scorer import Scorer
 from credit_scoring.monitoring import drift
 from credit_scoring.profiles.home_credit.synthetic import generate, shift_population
-from tests.integration.conftest import Pipeline
+from tests.integration.conftest import CLI, Pipeline
 
 pytestmark = pytest.mark.integration
 
@@ -73,9 +72,7 @@ def reports(pipeline: Pipeline, service_url: str) -> dict[str, tuple[dict, Path]
     # The unshifted window through the CLI, as a user runs it; the shifted one in process
     # (same code after argument parsing) to spare a second start of evidently and bentoml.
     window = ["--since", str(start), "--until", str(middle)]
-    pipeline.run(
-        "-m", "credit_scoring.monitoring.drift", "--output-dir", str(out / "unshifted"), *window
-    )
+    pipeline.run(CLI, "drift", "--output-dir", str(out / "unshifted"), *window)
     unshifted = json.loads((out / "unshifted" / "summary.json").read_text())
     log = Path(pipeline.env["CREDIT_REQUEST_LOG"])
     since = pd.Timestamp(middle, unit="s", tz="UTC")
@@ -122,6 +119,6 @@ def test_drift_on_an_empty_window_says_why(pipeline, reports, tmp_path):
     log = Path(pipeline.env["CREDIT_REQUEST_LOG"])
     until = pd.Timestamp("2000-01-02", tz="UTC")
     with pytest.raises(
-        typer.BadParameter, match="no logged request to predict, explain scored by credit_scoring:"
+        drift.DriftError, match="no logged request to predict, explain scored by credit_scoring:"
     ):
         drift.run(log, *served_model(pipeline), tmp_path, until=until)

@@ -6,6 +6,8 @@ trained into one MLflow store and promoted in turn; the second is served by `ben
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +20,7 @@ import pytest
 from credit_scoring.core.request_log import LoggedScore, RequestLog
 from credit_scoring.core.scorer import Scorer
 from credit_scoring.own_table.examples import few_columns, many_categoricals
-from tests.integration.conftest import Pipeline, isolated_env, serve
+from tests.integration.conftest import CLI, Pipeline, isolated_env, serve
 from tests.integration.test_pipeline import post
 from ui.client import ServiceClient
 
@@ -37,18 +39,18 @@ def own(tmp_path_factory) -> Pipeline:
     )
     few_columns(600).to_csv(root / "loans.csv", index=False)
     p.run(
-        "-m", "credit_scoring.pipeline.train", "--data", str(root / "customers.parquet"),
+        CLI, "train", "--data", str(root / "customers.parquet"),
         "--target", "default", "--id", "customer_id",
         "--schema-override", str(root / "schema.yaml"), *FAST,
     )  # fmt: skip
-    p.run("-m", "credit_scoring.pipeline.promote")
+    p.run(CLI, "promote")
     p.run(
-        "-m", "credit_scoring.pipeline.train", "--data", str(root / "loans.csv"),
+        CLI, "train", "--data", str(root / "loans.csv"),
         "--target", "status", "--id", "loan_ref", "--positive-label", "bad",
         "--fn-cost", "4", "--fp-cost", "1.5",
         *FAST,
     )  # fmt: skip
-    p.run("-m", "credit_scoring.pipeline.promote")
+    p.run(CLI, "promote")
     return p
 
 
@@ -98,6 +100,61 @@ def test_runs_record_the_source_the_schema_and_the_costs(own, models):
         Path(client.download_artifacts(loans_run["run_id"], "data_fingerprint.json")).read_text()
     )
     assert fingerprint["rows"] == {"loans": 600}
+
+
+def candidate_runs(own: Pipeline) -> pd.DataFrame:
+    mlflow.set_tracking_uri(own.env["MLFLOW_TRACKING_URI"])
+    runs = mlflow.search_runs(experiment_names=["credit-scoring"])
+    return runs[runs["tags.candidate"] == "true"].set_index("params.schema_name")
+
+
+def test_training_another_dataset_leaves_the_first_ones_champion(own):
+    # customers was trained first, then loans: each has its registered model and champion.
+    runs = candidate_runs(own)
+    client = mlflow.MlflowClient()
+    for dataset in ("customers", "loans"):
+        champion = client.get_model_version_by_alias(f"credit-scoring.{dataset}", "champion")
+        assert champion.run_id == runs.loc[dataset, "run_id"]
+    experiment = client.get_experiment_by_name("credit-scoring")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+
+
+def promote_elsewhere(own: Pipeline, folder: Path, *args: str) -> subprocess.CompletedProcess:
+    """`credit-scoring promote ARGS` from another folder, into a BentoML store of its own,
+    finding the MLflow store from the project's settings (CREDIT_MLFLOW_DIR) only."""
+    folder.mkdir(exist_ok=True)
+    env = {k: v for k, v in own.env.items() if k != "MLFLOW_TRACKING_URI"}
+    return subprocess.run(
+        [sys.executable, CLI, "promote", *args],
+        env=env | {"BENTOML_HOME": str(folder / "bentoml")},
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def promoted_run(folder: Path) -> str:
+    models = folder / "bentoml" / "models" / "credit_scoring"
+    return Scorer.load(models / (models / "latest").read_text().strip()).metadata["mlflow_run_id"]
+
+
+def test_promote_takes_a_dataset_or_a_run_id_of_the_project_store(own, tmp_path):
+    runs = candidate_runs(own)
+    result = promote_elsewhere(own, tmp_path, "--dataset", "customers")
+    assert result.returncode == 0, result.stderr
+    assert promoted_run(tmp_path) == runs.loc["customers", "run_id"]
+    result = promote_elsewhere(own, tmp_path, "--run-id", runs.loc["loans", "run_id"])
+    assert result.returncode == 0, result.stderr
+    assert promoted_run(tmp_path) == runs.loc["loans", "run_id"]
+    assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "mlflow").exists()
+
+
+def test_promote_of_an_unknown_run_says_so_in_one_line(own, tmp_path):
+    result = promote_elsewhere(own, tmp_path, "--run-id", "0123456789abcdef")
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1].startswith("error: no run 0123456789abcdef in sqlite:")
+    assert "Traceback" not in result.stderr
 
 
 def test_each_promoted_model_carries_its_own_schema_costs_and_reference(models):

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from credit_scoring.core.scorer import Scorer
-from tests.integration.conftest import ROWS, SEED, Pipeline, isolated_env
+from tests.integration.conftest import CLI, ROWS, SEED, Pipeline, isolated_env
 
 pytestmark = pytest.mark.integration
 
@@ -149,9 +149,10 @@ def test_missing_fields_are_missing_values(service_url):
 
 def test_promote_without_a_run_says_what_to_do(tmp_path):
     empty = Pipeline(isolated_env(tmp_path), tmp_path)
-    result = empty.run("-m", "credit_scoring.pipeline.promote", check=False)
-    assert result.returncode != 0
-    assert "no finished training run" in result.stderr + result.stdout
+    result = empty.run(CLI, "promote", check=False)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1].startswith("error: no finished training run")
+    assert "Traceback" not in result.stderr
 
 
 def test_service_without_a_model_says_what_to_do(tmp_path):

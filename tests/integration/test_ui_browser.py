@@ -16,7 +16,6 @@ import pytest
 from PIL import Image
 from playwright.sync_api import sync_playwright
 
-from credit_scoring.settings import PROJECT_ROOT
 from tests.integration.conftest import Pipeline, free_port
 from ui.launch import streamlit_command
 
@@ -32,6 +31,7 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = PROJECT_ROOT / "docs" / "ui.png"
 VIEWPORT = {"width": 1400, "height": 1000}
 

@@ -9,13 +9,13 @@ import pandas as pd
 import pytest
 
 from credit_scoring.core.dataset import DataError
+from credit_scoring.core.settings import CoreSettings
 from credit_scoring.profiles.home_credit.data import (
     load_dataset,
     load_synthetic,
     read_real,
 )
 from credit_scoring.profiles.home_credit.tables import HISTORY_TABLES, history_tables
-from credit_scoring.settings import get_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,12 +51,12 @@ def test_real_file_is_preferred_when_present(tmp_path, monkeypatch):
     monkeypatch.setenv("CREDIT_DATA_DIR", str(tmp_path))
     (tmp_path / "source").mkdir()
     write(tmp_path / "source" / "application_train.csv", "SK_ID_CURR,TARGET\n1,0\n2,1\n")
-    dataset = load_dataset(get_settings(), "auto", rows=100, seed=0)
+    dataset = load_dataset(CoreSettings(), "auto", rows=100, seed=0)
     assert dataset.source.startswith("real") and len(dataset.applications) == 2
     assert dataset.true_probability is None
     monkeypatch.setenv("CREDIT_DATA_DIR", str(tmp_path / "elsewhere"))
     with pytest.raises(DataError, match="not found"):
-        load_dataset(get_settings(), "real", rows=100, seed=0)
+        load_dataset(CoreSettings(), "real", rows=100, seed=0)
 
 
 def test_synthetic_data_is_generated_once_and_reread(tmp_path):

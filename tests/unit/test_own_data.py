@@ -237,12 +237,13 @@ def test_answers_echo_the_schemas_id_first(id_column, id_integer, sent):
 
 
 def test_train_options_go_together(tmp_path):
-    from credit_scoring.pipeline.train import _load
+    from credit_scoring.pipeline.train import own_table
 
     with pytest.raises(DataError, match="--target, --id, --positive-label and --schema-override"):
-        _load(None, "auto", 100, 0, None, "status", None, None, None, 50)
+        own_table(None, "status", None)
     with pytest.raises(DataError, match="--data needs --target"):
-        _load(None, "auto", 100, 0, tmp_path / "own.csv", None, "id", None, None, 50)
+        own_table(tmp_path / "own.csv", None, "id")
+    assert own_table(None, None, None) is None
 
 
 def test_the_form_of_a_user_schema_shows_its_own_fields(tmp_path):
@@ -261,13 +262,16 @@ def test_the_form_of_a_user_schema_shows_its_own_fields(tmp_path):
 def test_the_train_command_refuses_a_bad_file_with_its_reason(tmp_path):
     from typer.testing import CliRunner
 
-    from credit_scoring.pipeline.train import app
+    from credit_scoring.cli import app
 
     table = few_columns(100)
     table.loc[3, "loan_ref"] = table.loc[2, "loan_ref"]
     path = csv(tmp_path, table)
     result = CliRunner().invoke(
-        app, ["--data", str(path), "--target", "status", "--id", "loan_ref"], env={"COLUMNS": "300"}
+        app, ["train", "--data", str(path), "--target", "status", "--id", "loan_ref"]
     )
-    assert result.exit_code == 2
-    assert "id column 'loan_ref' has 1 duplicated values, e.g. ['L-00002']" in result.output
+    assert result.exit_code == 1
+    # One line, no traceback: what is wrong with the file.
+    assert result.output.splitlines() == [
+        f"error: {path}: id column 'loan_ref' has 1 duplicated values, e.g. ['L-00002']"
+    ]

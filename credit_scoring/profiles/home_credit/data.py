@@ -20,11 +20,11 @@ import pandas as pd
 
 from credit_scoring.core.dataset import DataError, Dataset, TableFiles
 from credit_scoring.core.parquet import read_parquet
+from credit_scoring.core.settings import CoreSettings
 from credit_scoring.profiles.home_credit import synthetic
 from credit_scoring.profiles.home_credit.input_fields import home_credit_schema
 from credit_scoring.profiles.home_credit.reference import ID_COLUMN, TARGET_COLUMN
 from credit_scoring.profiles.home_credit.tables import HISTORY_TABLES, history_tables
-from credit_scoring.settings import Settings
 
 Source = Literal["auto", "real", "synthetic"]
 APPLICATION_FILE = "application_train.csv"
@@ -112,7 +112,7 @@ def load_synthetic(folder: Path, rows: int, seed: int) -> Dataset:
     return _dataset(table, f"synthetic: {rows} rows, seed {seed}", _files(paths), risk)
 
 
-def load_dataset(settings: Settings, source: Source, rows: int, seed: int) -> Dataset:
+def load_dataset(settings: CoreSettings, source: Source, rows: int, seed: int) -> Dataset:
     real_path = settings.source_dir / APPLICATION_FILE
     if source == "real" or (source == "auto" and real_path.is_file()):
         if not real_path.is_file():

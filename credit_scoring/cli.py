@@ -1,0 +1,311 @@
+"""credit-scoring: one command line for every stage (generate, train, promote, serve, drift,
+ui, load-test, example-tables). It parses options and calls the parts; a known failure (bad
+data, no champion, unknown run, missing or bad model) prints one ``error: ...`` line and exits
+with status 1.
+
+Paths resolve from the home folder: ``--home``, else ``CREDIT_HOME``, else the working
+directory (never the package's folder). ``ui`` and ``load-test`` are tools of the repository,
+outside the installed package: they run from a checkout's folder only."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import cast
+
+import typer
+
+app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True, rich_markup_mode=None)
+# Options passed through untouched to a tool's own command line, --help included.
+PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
+SERVICE = "credit_scoring.serving.service:CreditScoring"
+
+
+def _known_errors() -> tuple[type[Exception], ...]:
+    """Failures a user can act on; anything else is a bug and keeps its traceback. Imported
+    here, once a command runs, so that ``--help`` stays fast."""
+    from bentoml.exceptions import NotFound
+    from mlflow.exceptions import MlflowException
+    from pydantic import ValidationError
+
+    from credit_scoring.core.scorer import ModelBundleError
+    from credit_scoring.pipeline.promote import PromoteError
+    from credit_scoring.core.dataset import DataError
+
+    return (DataError, PromoteError, ModelBundleError, NotFound, MlflowException, ValidationError)
+
+
+def _one_line(error: Exception) -> str:
+    from pydantic import ValidationError
+
+    if isinstance(error, ValidationError):  # a bad CREDIT_* variable: name it and say why
+        return "; ".join(
+            f"CREDIT_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors()
+        )
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+@contextmanager
+def _errors_in_one_line(*also: type[Exception]) -> Iterator[None]:
+    try:
+        yield
+    except Exception as error:
+        if not isinstance(error, (*_known_errors(), *also)):
+            raise
+        typer.echo(f"error: {_one_line(error)}", err=True)
+        raise typer.Exit(1) from None
+
+
+@app.callback()
+def main(
+    home: Path = typer.Option(
+        None,
+        help="Home folder: data/, mlflow/, logs/, reports/ go under it "
+        "[env CREDIT_HOME; default: the working directory]",
+    ),
+    verbose: bool = typer.Option(True, help="Progress lines (INFO logging)"),
+) -> None:
+    """Set the home folder for this command and the processes it starts."""
+    if home is not None:
+        os.environ["CREDIT_HOME"] = str(home.expanduser().resolve())
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(message)s",
+        datefmt="%H:%M:%S",
+    )
+
+
+@app.command()
+def generate(
+    rows: int = typer.Option(50_000, min=100, help="Clients to generate"),
+    seed: int = typer.Option(0, help="Random seed"),
+) -> None:
+    """Write the synthetic Home Credit tables to data/generated/<rows>-<seed>/ (cached) and
+    print default rate and Bayes AUC."""
+    with _errors_in_one_line():
+        from credit_scoring.core.settings import CoreSettings
+        from credit_scoring.pipeline.generate import generate as write
+
+        typer.echo(write(CoreSettings(), rows, seed))
+
+
+@app.command()
+def train(
+    source: str = typer.Option("auto", help="auto (real files if present), real or synthetic"),
+    rows: int = typer.Option(20_000, help="Synthetic clients to generate (ignored for real data)"),
+    trials: int = typer.Option(4, min=1, help="Hyper-parameter configurations to try"),
+    folds: int = typer.Option(3, min=2, help="Stratified cross-validation folds per trial"),
+    max_trees: int = typer.Option(1000, min=1, help="Upper bound on boosting rounds"),
+    seed: int = typer.Option(0, help="Seed for data, split, folds and search"),
+    fn_cost: float = typer.Option(10.0, help="Cost of granting a loan to a defaulter"),
+    fp_cost: float = typer.Option(1.0, help="Cost of refusing a client who would repay"),
+    data: Path = typer.Option(
+        None,
+        help="Your own table (.csv or .parquet) instead of Home Credit's; needs --target, --id",
+    ),
+    target: str = typer.Option(
+        None, help="With --data: the target column (1 or --positive-label = default)"
+    ),
+    id_column: str = typer.Option(None, "--id", help="With --data: the id column (unique per row)"),
+    positive_label: str = typer.Option(
+        None, help="With --data: the target value that means default, when it is not 0/1 (e.g. bad)"
+    ),
+    schema_override: Path = typer.Option(
+        None,
+        help="With --data: YAML/JSON file that excludes columns or sets kind, bounds, categories",
+    ),
+    max_categories: int = typer.Option(
+        None, min=2, help="With --data: most distinct values a text column may have [50]"
+    ),
+) -> None:
+    """Train and log one MLflow run (a nested run per configuration, a run per baseline);
+    register the model under its dataset's name and crown it champion when it wins."""
+    if source not in ("auto", "real", "synthetic"):
+        raise typer.BadParameter("must be auto, real or synthetic", param_hint="--source")
+    with _errors_in_one_line():
+        from credit_scoring.core.cost import CostMatrix
+        from credit_scoring.pipeline.settings import PipelineSettings
+        from credit_scoring.pipeline.train import TrainOptions, own_table
+        from credit_scoring.pipeline.train import train as run
+        from credit_scoring.profiles.home_credit.data import Source
+
+        own = own_table(data, target, id_column, positive_label, schema_override, max_categories)
+        costs = CostMatrix(fn_cost=fn_cost, fp_cost=fp_cost)
+        chosen = cast(Source, source)
+        options = TrainOptions(chosen, rows, trials, folds, max_trees, seed, costs, own)
+        run(options, PipelineSettings())
+
+
+@app.command()
+def promote(
+    dataset: str = typer.Option(
+        None,
+        help="Promote this dataset's champion (its schema name, e.g. home-credit, loans) "
+        "[default: the dataset of the newest registered version]",
+    ),
+    run_id: str = typer.Option(None, help="Promote this MLflow run instead of a champion"),
+) -> None:
+    """Import a dataset's champion (or the run given) into the BentoML model store, as
+    CREDIT_MODEL_NAME (what `serve` serves)."""
+    if dataset and run_id:
+        raise typer.BadParameter("give --dataset or --run-id, not both")
+    with _errors_in_one_line():
+        from credit_scoring.pipeline.promote import champion_of
+        from credit_scoring.pipeline.promote import promote as copy
+        from credit_scoring.pipeline.settings import PipelineSettings
+
+        settings = PipelineSettings()
+        chosen = run_id or champion_of(settings, dataset)
+        model = copy(settings, chosen)
+        logging.getLogger("promote").info(
+            "promoted MLflow run %s as BentoML model %s", chosen, model.tag
+        )
+
+
+def _curl_example(url: str, model_name: str) -> str:
+    """A short request the served model accepts: the id and the required fields of the first
+    client of its reference sample, with the API key header when one is required."""
+    import bentoml
+    import pandas as pd
+
+    from credit_scoring.core.schema import InputSchema
+    from credit_scoring.core.scorer import REFERENCE_FILE, SCHEMA_FILE
+    from credit_scoring.serving.settings import ServingSettings
+
+    folder = Path(bentoml.models.get(f"{model_name}:latest").path)
+    schema = InputSchema.from_json((folder / SCHEMA_FILE).read_text("utf-8"))
+    columns = [schema.id_column, *(f.name for f in schema.fields if f.required)]
+    row = pd.read_parquet(folder / REFERENCE_FILE, columns=columns).iloc[:1]
+    body = {"applications": json.loads(row.to_json(orient="records"))}
+    auth = ' -H "authorization: Bearer $CREDIT_API_KEY"' if ServingSettings().api_key else ""
+    return (
+        f"curl -s -X POST {url}/predict -H 'content-type: application/json'{auth} "
+        f"-d '{json.dumps(body)}'"
+    )
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0: every interface)"),
+    port: int = typer.Option(3000, min=1, max=65535, help="Port"),
+    workers: int = typer.Option(None, min=1, help="Service processes [env CREDIT_WORKERS: 2]"),
+) -> None:
+    """Serve the promoted model with `bentoml serve` in the foreground (this process becomes
+    it), after printing what to open next."""
+    if workers is not None:
+        os.environ["CREDIT_WORKERS"] = str(workers)
+    with _errors_in_one_line():
+        from credit_scoring.serving.settings import ServingSettings
+
+        core = ServingSettings().core  # validated here: a bad value fails before serving
+        url = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"
+        curl = _curl_example(url, core.model_name)
+    typer.echo(
+        f"serving {core.model_name}:latest on {url}; next:\n"
+        f"  open {url}/ in a browser: Swagger UI, every endpoint with an example to try\n"
+        f"  {curl}\n"
+        f"  CREDIT_SERVICE_URL={url} credit-scoring ui   (another terminal, in the checkout: "
+        "the credit-officer page; or make ui)\n"
+    )
+    sys.stdout.flush()
+    command = [sys.executable, "-m", "bentoml", "serve", SERVICE, "--host", host]
+    os.execv(sys.executable, [*command, "--port", str(port)])
+
+
+@app.command()
+def drift(
+    log_path: Path = typer.Option(
+        None, "--log", help="Request log (SQLite) [default: env CREDIT_REQUEST_LOG]"
+    ),
+    model: str = typer.Option(
+        None,
+        help="BentoML model whose reference and logged requests are compared "
+        "[default: <CREDIT_MODEL_NAME>:latest]",
+    ),
+    output_dir: Path = typer.Option(
+        None, help="Report folder [default: <CREDIT_REPORTS_DIR>/drift, i.e. reports/drift]"
+    ),
+    since: str = typer.Option(None, help="Only requests logged at/after this time (ISO or unix s)"),
+    until: str = typer.Option(None, help="Only requests logged before this time (ISO or unix s)"),
+    top_fields: int = typer.Option(
+        20, min=0, help="Watch the N raw fields the model relies on most (0 = all)"
+    ),
+    threshold: float = typer.Option(0.25, help="PSI at which a field has drifted"),
+    drift_share: float = typer.Option(
+        0.25, min=0, max=1, help="Dataset drift when this share of tested fields drifted"
+    ),
+    min_values: int = typer.Option(
+        100, min=1, help="Fields with fewer non-missing current values are not tested"
+    ),
+    fail_on_drift: bool = typer.Option(False, help="Exit with status 1 when the dataset drifted"),
+) -> None:
+    """Compare logged requests with the model's training reference (Evidently, PSI); write
+    HTML + JSON reports."""
+    with _errors_in_one_line(ValueError):
+        from credit_scoring.core.settings import CoreSettings
+        from credit_scoring.monitoring import drift as report
+
+        core = CoreSettings()
+        folder = output_dir or core.reports_dir / "drift"
+        scorer, tag = report.load_promoted(model or f"{core.model_name}:latest")
+        summary = report.run(
+            log_path or core.request_log,
+            scorer,
+            tag,
+            folder,
+            report.parse_time(since),
+            report.parse_time(until),
+            top_fields,
+            threshold,
+            drift_share,
+            min_values,
+        )
+    typer.echo(report.describe(summary, folder, drift_share))
+    if fail_on_drift and summary.dataset_drift:
+        raise typer.Exit(1)
+
+
+@app.command("example-tables")
+def example_tables(
+    table: str = typer.Argument(..., help="loans (3 inputs, good/bad) or customers (12 inputs)"),
+    path: Path = typer.Argument(..., help="Output file, .csv or .parquet"),
+    rows: int = typer.Option(5000, min=100),
+    seed: int = typer.Option(0),
+) -> None:
+    """Write a credit table of another shape than Home Credit's, to try `train --data` on."""
+    with _errors_in_one_line(ValueError):
+        from credit_scoring.own_table.examples import write_example
+
+        typer.echo(write_example(table, path, rows, seed))
+
+
+def _run_tool(module: str, args: list[str]) -> None:
+    """Become ``python -m <module> ARGS`` when the working directory is a checkout (the tools
+    are not part of the installed package); say so in one line otherwise."""
+    if not (Path.cwd() / Path(*module.split("."))).with_suffix(".py").is_file():
+        typer.echo(
+            f"error: {module} is a tool of the credit-scoring-bento repository, not of the "
+            "installed package: run this command from a checkout's folder",
+            err=True,
+        )
+        raise typer.Exit(1)
+    os.execv(sys.executable, [sys.executable, "-m", module, *args])
+
+
+@app.command(context_settings=PASS_THROUGH, add_help_option=False)
+def ui(ctx: typer.Context) -> None:
+    """The credit-officer page (Streamlit; starts `bentoml serve` if no service answers).
+    Options: those of `python -m ui.launch --help`. Needs a checkout."""
+    _run_tool("ui.launch", ctx.args)
+
+
+@app.command("load-test", context_settings=PASS_THROUGH, add_help_option=False)
+def load_test(ctx: typer.Context) -> None:
+    """Bounded Locust run against the service, failing over its latency budget. Options:
+    those of `python -m load_tests.run --help`. Needs a checkout."""
+    _run_tool("load_tests.run", ctx.args)

@@ -1,0 +1,31 @@
+"""The service's settings (read once at import by ``serving.service``), and where a client
+finds the service."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from credit_scoring.core.settings import CoreSettings
+
+_ENV = SettingsConfigDict(env_prefix="CREDIT_", env_ignore_empty=True, extra="ignore", frozen=True)
+
+
+class ServingSettings(BaseSettings):
+    model_config = _ENV
+
+    core: CoreSettings = Field(default_factory=CoreSettings)
+    api_key: str | None = None  # bearer token the service requires; None = open service
+    workers: int = Field(2, ge=1)  # service processes: 2 (the cores here); 1 per pod on k8s
+    batching: bool = True  # adaptive batching on (off only to measure what it brings)
+    max_batch_size: int = Field(64, ge=1)  # rows per adaptive batch (README, Serving figures)
+
+
+class ClientSettings(BaseSettings):
+    """How a client (the UI, the load tests) reaches the service: same variables as the
+    service's, so one environment serves both sides."""
+
+    model_config = _ENV
+
+    service_url: str = "http://127.0.0.1:3000"
+    api_key: str | None = None
