@@ -33,9 +33,9 @@ def _known_errors() -> tuple[type[Exception], ...]:
     from mlflow.exceptions import MlflowException
     from pydantic import ValidationError
 
+    from credit_scoring.core.dataset import DataError
     from credit_scoring.core.scorer import ModelBundleError
     from credit_scoring.pipeline.promote import PromoteError
-    from credit_scoring.core.dataset import DataError
 
     return (DataError, PromoteError, ModelBundleError, NotFound, MlflowException, ValidationError)
 
