@@ -14,10 +14,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from credit_scoring.core.schema import InputSchema
 from ui import charts
 from ui.client import (
     InputRejected,
+    ServedSchema,
     ServiceClient,
     ServiceError,
     ServiceUnavailable,
@@ -40,7 +40,7 @@ class Outcome:
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def served_model(url: str, api_key: str | None) -> tuple[dict[str, Any], InputSchema, list]:
+def served_model(url: str, api_key: str | None) -> tuple[dict[str, Any], ServedSchema, list]:
     """What is served; cached a minute so that a newly promoted model shows up soon."""
     client = ServiceClient(url, api_key)
     return client.metadata(), client.input_schema(), client.clients()
@@ -117,11 +117,11 @@ def _widget(field: FormField) -> Any:
     )
 
 
-def new_application_input(client: ServiceClient, schema: InputSchema) -> None:
+def new_application_input(client: ServiceClient, schema: ServedSchema) -> None:
     fields = form_fields(schema)
     with st.form("application"):
         st.caption(
-            "Defaults are typical Home Credit values; ranges and categories come from the "
+            "Defaults are the service's example applicant; ranges and categories come from the "
             f"service. Pick {UNKNOWN} to send a category as missing, or give a number as "
             'null below, e.g. {"EXT_SOURCE_3": null}.'
         )
