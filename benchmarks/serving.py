@@ -115,10 +115,10 @@ def bento(workdir: Path, workers: int, batching: bool) -> AbstractContextManager
     return serve(port=port, env=env, log_file=workdir / f"serve-{port}.log", timeout_s=180)
 
 
-def rows_per_worker(log: Path) -> list[int]:
+def rows_per_worker(log: str) -> list[int]:
     """Rows scored by each worker process, from the service's structured batch log."""
     counts: dict[str, int] = {}
-    for line in log.read_text(errors="replace").splitlines():
+    for line in log.splitlines():
         found = re.search(r'\{"event": "scored", "pid": (\d+), .*?"rows": (\d+)', line)
         if found:
             counts[found.group(1)] = counts.get(found.group(1), 0) + int(found.group(2))
@@ -288,7 +288,7 @@ def main(
                     probe = split if workers > 1 and c > 1 else None
                     results.append(wrk(f"{url}/{endpoint}", bodies, c, seconds, name, probe))
                 if workers > 1:
-                    per_worker = rows_per_worker(server.log_file)
+                    per_worker = rows_per_worker(server.log_text())
                     results[-1].note += f"; rows per worker (whole run) {per_worker}"
             typer.echo(f"done: {name}", err=True)
         if with_mlserver:

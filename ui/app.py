@@ -97,7 +97,7 @@ def _widget(field: FormField) -> Any:
     spec, help_text = field.spec, field.spec.description or None
     if spec.kind == "categorical":
         options = [UNKNOWN, *spec.categories]
-        index = options.index(field.default) if field.default in options else 0
+        index = options.index(str(field.default)) if field.default in options else 0
         return st.selectbox(field.label, options, index=index, key=field.key, help=help_text)
     low, high = field.widget_range()
     if spec.integer and not field.in_years:

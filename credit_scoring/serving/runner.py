@@ -79,10 +79,16 @@ class Server:
     url: str
     log_file: Path | None = None
 
-    def log_tail(self) -> str:
+    def log_text(self) -> str:
+        """Everything the server wrote so far; empty when its output goes to the console."""
         if self.log_file is None or not self.log_file.is_file():
+            return ""
+        return self.log_file.read_text(errors="replace")
+
+    def log_tail(self) -> str:
+        if self.log_file is None:
             return f"(exit code {self.process.poll()}; its output went to the console)"
-        return self.log_file.read_text(errors="replace")[-LOG_TAIL_CHARS:]
+        return self.log_text()[-LOG_TAIL_CHARS:]
 
     def alive(self) -> bool:
         return self.process.poll() is None
