@@ -14,26 +14,24 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from contextlib import suppress
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import numpy as np
 import psutil
 import typer
 
 from credit_scoring.core.scorer import PREDICT_THREADS, Scorer
+from credit_scoring.serving.runner import Server, free_port, running, serve
 
 app = typer.Typer(add_completion=False, help=__doc__)
-ROOT = Path(__file__).resolve().parents[1]
+MLSERVER_VENV = Path("build", "mlserver-venv")  # under the working directory, kept between runs
 MLSERVER_PINS = ["mlserver==1.7.1", "mlserver-lightgbm==1.7.1", "uvloop<0.22"]
 # Requests are formatted once, at load: the client's own CPU stays small (same two cores).
 WRK_SCRIPT = """
@@ -59,12 +57,6 @@ class Result:
     p99_ms: float
     errors: int  # non-2xx answers and socket errors
     note: str = ""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wrk(
@@ -104,42 +96,9 @@ def wrk(
     return Result(name, clients, rps, latency("50"), latency("99"), errors, note)
 
 
-class Server:
-    """A `bentoml serve` (or any command) on a free port, stopped with all its children."""
-
-    def __init__(self, command: list[str], env: dict[str, str], ready_url: str, log: Path):
-        self.log_path = log
-        self.log = log.open("w")
-        self.process = subprocess.Popen(
-            command, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        deadline = time.monotonic() + 180
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: see {log}")
-            try:
-                if httpx.get(ready_url, timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server not ready: see {log}")
-            time.sleep(0.5)
-
-    def stop(self) -> None:
-        tree = psutil.Process(self.process.pid).children(recursive=True)
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        for child in tree:
-            with suppress(psutil.NoSuchProcess):
-                child.kill()
-        self.log.close()
-
-
-def bento(workdir: Path, workers: int, batching: bool) -> tuple[Server, str]:
+def bento(workdir: Path, workers: int, batching: bool) -> AbstractContextManager[Server]:
+    """The promoted model served with these settings, on a free port, in its own BentoML home
+    (sharing the model store), logging to ``workdir``."""
     port = free_port()
     home = workdir / f"bentoml-{port}"
     home.mkdir()
@@ -153,25 +112,13 @@ def bento(workdir: Path, workers: int, batching: bool) -> tuple[Server, str]:
         "CREDIT_REQUEST_LOG": str(workdir / f"requests-{port}.sqlite"),
         "CREDIT_API_KEY": "",
     }
-    url = f"http://127.0.0.1:{port}"
-    command = [
-        sys.executable,
-        "-m",
-        "bentoml",
-        "serve",
-        "credit_scoring.serving.service:CreditScoring",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    return Server(command, env, f"{url}/readyz", workdir / f"serve-{port}.log"), url
+    return serve(port=port, env=env, log_file=workdir / f"serve-{port}.log", timeout_s=180)
 
 
-def rows_per_worker(log: Path) -> list[int]:
+def rows_per_worker(log: str) -> list[int]:
     """Rows scored by each worker process, from the service's structured batch log."""
     counts: dict[str, int] = {}
-    for line in log.read_text(errors="replace").splitlines():
+    for line in log.splitlines():
         found = re.search(r'\{"event": "scored", "pid": (\d+), .*?"rows": (\d+)', line)
         if found:
             counts[found.group(1)] = counts.get(found.group(1), 0) + int(found.group(2))
@@ -181,7 +128,7 @@ def rows_per_worker(log: Path) -> list[int]:
 def connections_per_worker(server: Server, port: int) -> list[int]:
     """Established client connections held by each worker process, right now."""
     counts = []
-    for worker in psutil.Process(server.process.pid).children(recursive=True):
+    for worker in server.tree()[1:]:
         with suppress(psutil.NoSuchProcess):
             held = [
                 c
@@ -226,7 +173,7 @@ def in_process(scorer: Scorer, rows, seconds: float = 3.0) -> list[Result]:
 def mlserver(
     workdir: Path, scorer: Scorer, model_dir: Path, rows, clients: list[int], seconds: int
 ) -> list[Result]:
-    venv = ROOT / "build" / "mlserver-venv"
+    venv = MLSERVER_VENV
     if not (venv / "bin" / "mlserver").exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run([str(venv / "bin" / "pip"), "install", "-q", *MLSERVER_PINS], check=True)
@@ -256,13 +203,13 @@ def mlserver(
             }
         )
     )
-    server = Server(
+    with running(
         [str(venv / "bin" / "mlserver"), "start", str(repo)],
-        dict(os.environ),
-        f"http://127.0.0.1:{port}/v2/models/credit/ready",
-        workdir / "mlserver.log",
-    )
-    try:
+        f"http://127.0.0.1:{port}",
+        ready_path="/v2/models/credit/ready",
+        log_file=workdir / "mlserver.log",
+        timeout_s=180,
+    ):
         matrix = scorer.features(rows).to_numpy()
         bodies = workdir / "mlserver-bodies.txt"
         bodies.write_text(
@@ -287,8 +234,6 @@ def mlserver(
         return [
             wrk(url, bodies, c, seconds, "MLServer LightGBM, batched (64, 10 ms)") for c in clients
         ]
-    finally:
-        server.stop()
 
 
 SCORE, PREDICT = "score (predict, no reason codes)", "predict (with reason codes)"
@@ -331,10 +276,9 @@ def main(
             )
         )
         for label, endpoint, workers, batching in VARIANTS:
-            server, url = bento(workdir, workers, batching)
-            port = int(url.rsplit(":", 1)[1])
             name = f"{label}, {'batched' if batching else 'unbatched'}, {workers} worker(s)"
-            try:
+            with bento(workdir, workers, batching) as server:
+                url, port = server.url, int(server.url.rsplit(":", 1)[1])
                 wrk(f"{url}/{endpoint}", bodies, 16, 2, "warm-up")
                 for c in levels:
 
@@ -344,10 +288,8 @@ def main(
                     probe = split if workers > 1 and c > 1 else None
                     results.append(wrk(f"{url}/{endpoint}", bodies, c, seconds, name, probe))
                 if workers > 1:
-                    per_worker = rows_per_worker(server.log_path)
+                    per_worker = rows_per_worker(server.log_text())
                     results[-1].note += f"; rows per worker (whole run) {per_worker}"
-            finally:
-                server.stop()
             typer.echo(f"done: {name}", err=True)
         if with_mlserver:
             results += mlserver(workdir, scorer, model_dir, rows, levels, seconds)
@@ -355,7 +297,13 @@ def main(
     table = report(results, scorer)
     typer.echo(table)
     if markdown:
-        markdown.write_text(table)
+        save(table, markdown)
+
+
+def save(table: str, path: Path) -> None:
+    """Write the table, creating its folder (``reports/`` is not in a fresh clone)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(table)
 
 
 def report(results: list[Result], scorer: Scorer) -> str:

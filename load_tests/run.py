@@ -16,34 +16,23 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import httpx
 import typer
 
 from credit_scoring.core.settings import CoreSettings
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]  # the checkout this tool runs from
+from credit_scoring.serving import runner
 
 app = typer.Typer(add_completion=False, help=__doc__)
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 READY_TIMEOUT_S = 120
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
@@ -52,56 +41,12 @@ def serving(url: str | None, log_file: Path) -> Iterator[str]:
     if url:
         yield url.rstrip("/")
         return
-    port = _free_port()
-    with log_file.open("w") as log:
-        process = subprocess.Popen(
-            [
-                *(
-                    sys.executable,
-                    "-m",
-                    "bentoml",
-                    "serve",
-                    "credit_scoring.serving.service:CreditScoring",
-                ),
-                *("--host", "127.0.0.1", "--port", str(port)),
-            ],
-            cwd=PROJECT_ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its workers form one group, stopped together
-        )
-        try:
-            served = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + READY_TIMEOUT_S
-            while not _ready(served):
-                if process.poll() is not None:
-                    tail = log_file.read_text()[-2000:]
-                    raise typer.BadParameter(f"bentoml serve exited:\n{tail}")
-                if time.monotonic() > deadline:
-                    raise typer.BadParameter(f"service not ready in {READY_TIMEOUT_S} s")
-                time.sleep(0.5)
-            typer.echo(f"service started on {served} (log: {log_file})")
-            yield served
-        finally:
-            _stop(process)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """SIGTERM to the service's process group (its workers too), SIGKILL if it lingers."""
     try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
-    except ProcessLookupError:  # already gone (it failed to start)
-        pass
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
+        with runner.serve(log_file=log_file, timeout_s=READY_TIMEOUT_S) as server:
+            typer.echo(f"service started on {server.url} (log: {log_file})")
+            yield server.url
+    except runner.ServerFailed as error:
+        raise typer.BadParameter(str(error)) from error
 
 
 def judge(rows: list[dict[str, Any]], budget_ms: float) -> dict:
@@ -182,7 +127,6 @@ def main(
     prefix = "capacity" if capacity_mode else "load"
     (folder / f"{prefix}_final_stats.json").unlink(missing_ok=True)  # never judge a stale run
     env = os.environ | {
-        "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")]),
         "LOAD_POOL_SIZE": str(pool_size),
         "LOAD_SHIFTED": "1" if shifted else "0",
         "LOAD_STATS_FILE": str(folder / f"{prefix}_final_stats.json"),
@@ -213,7 +157,7 @@ def main(
         command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", served, *args]
         typer.echo(" ".join(command))
         # Locust's own exit code is 1 on any failure; the budgets below decide instead.
-        subprocess.run(command, env=env, cwd=PROJECT_ROOT, timeout=bound + 120, check=False)
+        subprocess.run(command, env=env, timeout=bound + 120, check=False)
 
     final_stats = folder / f"{prefix}_final_stats.json"
     if not final_stats.is_file():

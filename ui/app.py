@@ -14,10 +14,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from credit_scoring.core.schema import InputSchema
 from ui import charts
 from ui.client import (
     InputRejected,
+    ServedSchema,
     ServiceClient,
     ServiceError,
     ServiceUnavailable,
@@ -40,7 +40,7 @@ class Outcome:
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def served_model(url: str, api_key: str | None) -> tuple[dict[str, Any], InputSchema, list]:
+def served_model(url: str, api_key: str | None) -> tuple[dict[str, Any], ServedSchema, list]:
     """What is served; cached a minute so that a newly promoted model shows up soon."""
     client = ServiceClient(url, api_key)
     return client.metadata(), client.input_schema(), client.clients()
@@ -97,7 +97,7 @@ def _widget(field: FormField) -> Any:
     spec, help_text = field.spec, field.spec.description or None
     if spec.kind == "categorical":
         options = [UNKNOWN, *spec.categories]
-        index = options.index(field.default) if field.default in options else 0
+        index = options.index(str(field.default)) if field.default in options else 0
         return st.selectbox(field.label, options, index=index, key=field.key, help=help_text)
     low, high = field.widget_range()
     if spec.integer and not field.in_years:
@@ -117,11 +117,11 @@ def _widget(field: FormField) -> Any:
     )
 
 
-def new_application_input(client: ServiceClient, schema: InputSchema) -> None:
+def new_application_input(client: ServiceClient, schema: ServedSchema) -> None:
     fields = form_fields(schema)
     with st.form("application"):
         st.caption(
-            "Defaults are typical Home Credit values; ranges and categories come from the "
+            "Defaults are the service's example applicant; ranges and categories come from the "
             f"service. Pick {UNKNOWN} to send a category as missing, or give a number as "
             'null below, e.g. {"EXT_SOURCE_3": null}.'
         )

@@ -1,20 +1,23 @@
 """HTTP client of the scoring service, as the UI uses it.
 
-The UI knows the service only through this module: URL and API key come from the settings, the
-input schema is read back from the service's own OpenAPI document (built from the schema stored
-with the served model), and every failure becomes one of a few errors whose message a credit
-officer can act on.
+The UI knows the service only through this module: URL and API key come from the UI's settings,
+the input schema is read back from the service's own OpenAPI document (built from the schema
+stored with the served model), and every failure becomes one of a few errors whose message a
+credit officer can act on.
+
+httpx rather than ``bentoml.SyncHTTPClient``: the page turns each HTTP status (401, 400 with its
+field errors, 404, 503) into its own message, and it must start (to say so) when nothing
+answers, where BentoML's client fails in its constructor.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
-from credit_scoring.core.schema import ID_DESCRIPTION, FieldSpec, InputSchema
-from credit_scoring.serving.settings import ClientSettings
+from ui.settings import UISettings
 
 
 class ServiceError(Exception):
@@ -42,15 +45,47 @@ class InputRejected(ServiceError):
 
 
 @dataclass(frozen=True)
+class ServedField:
+    """One application field as the service validates it (``None`` bounds are open)."""
+
+    name: str
+    kind: Literal["numeric", "categorical"]
+    integer: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    categories: tuple[str, ...] = ()
+    description: str = ""
+    required: bool = False
+    example: Any = None  # the value of the service's example applicant, None when missing
+
+
+@dataclass(frozen=True)
+class ServedSchema:
+    """The application fields of the served model, its id field and its history tables."""
+
+    fields: tuple[ServedField, ...]
+    id_column: str
+    id_integer: bool = True
+    tables: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    def field(self, name: str) -> ServedField:
+        return next(f for f in self.fields if f.name == name)
+
+
+@dataclass(frozen=True)
 class ServiceClient:
     base_url: str
     api_key: str | None = None
     timeout_s: float = 30.0
 
     @classmethod
-    def from_settings(cls, settings: ClientSettings | None = None) -> ServiceClient:
-        settings = settings or ClientSettings()
-        return cls(settings.service_url.rstrip("/"), settings.api_key)
+    def from_settings(cls, settings: UISettings | None = None) -> ServiceClient:
+        settings = settings or UISettings()
+        return cls(settings.service_url, settings.api_key)
 
     def predict(self, applications: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return self._post("predict", {"applications": applications})
@@ -70,9 +105,11 @@ class ServiceClient:
     def metadata(self) -> dict[str, Any]:
         return self._post("metadata", {})
 
-    def input_schema(self) -> InputSchema:
-        """The served model's input schema, as the service validates it (open endpoint)."""
-        return schema_from_openapi(self._send("GET", "docs.json").json())
+    def input_schema(self) -> ServedSchema:
+        """The served model's input schema, as the service validates it: its OpenAPI document
+        (an open endpoint) and the id field its metadata names."""
+        document = self._send("GET", "docs.json").json()
+        return schema_from_openapi(document, self.metadata()["id_column"])
 
     def _post(self, endpoint: str, payload: dict[str, Any]) -> Any:
         return self._send("POST", endpoint, json=payload).json()
@@ -134,47 +171,42 @@ def _problems(response: httpx.Response) -> list[tuple[str, str]]:
     return problems or [("request", _error_message(response))]
 
 
-def schema_from_openapi(document: dict[str, Any]) -> InputSchema:
+def schema_from_openapi(document: dict[str, Any], id_column: str) -> ServedSchema:
     """Rebuild the input schema from the request model the service publishes for /predict.
 
     The service builds that model from the schema stored with the model (type, bounds,
-    categories, description per field), so this is the same schema, read over HTTP.
+    categories, description per field), so this is the same schema, read over HTTP; the
+    example applicant of the same document gives each field its example value.
     """
     body = document["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
-    reference = body["schema"]["properties"]["applications"]["items"]["$ref"]
-    component = document["components"]["schemas"][reference.rsplit("/", 1)[-1]]
+    applications = body["schema"]["properties"]["applications"]
+    component = document["components"]["schemas"][applications["items"]["$ref"].rsplit("/", 1)[-1]]
+    example = (applications.get("examples") or [[{}]])[0][0]
     required = set(component.get("required", ()))
-    fields, id_column, id_integer, tables = [], None, True, []
+    fields, id_integer, tables = [], True, []
     for name, prop in component["properties"].items():
         typed = next(t for t in prop.get("anyOf", [prop]) if t.get("type") != "null")
-        description = prop.get("description", "")
-        if typed.get("type") == "array":  # a history table's rows, not an application field
+        if name == id_column:
+            id_integer = typed["type"] == "integer"
+        elif typed.get("type") == "array":  # a history table's rows, not an application field
             tables.append(name)
-            continue
-        if description == ID_DESCRIPTION:
-            id_column, id_integer = name, typed["type"] == "integer"
-            continue
-        if "enum" in typed:
-            fields.append(
-                FieldSpec(
-                    name,
-                    "categorical",
-                    categories=tuple(typed["enum"]),
-                    description=description,
-                    required=name in required,
-                )
-            )
         else:
-            fields.append(
-                FieldSpec(
-                    name,
-                    "numeric",
-                    integer=typed["type"] == "integer",
-                    minimum=typed.get("minimum"),
-                    maximum=typed.get("maximum"),
-                    description=description,
-                    required=name in required,
-                )
-            )
-    ids = {"id_column": id_column, "id_integer": id_integer} if id_column else {}
-    return InputSchema(fields=tuple(fields), tables=tuple(tables), **ids)
+            fields.append(_field(name, prop, typed, name in required, example.get(name)))
+    return ServedSchema(tuple(fields), id_column, id_integer, tuple(tables))
+
+
+def _field(
+    name: str, prop: dict[str, Any], typed: dict[str, Any], required: bool, example: Any
+) -> ServedField:
+    """One field from its JSON schema: ``typed`` is its non-null alternative."""
+    common = {"description": prop.get("description", ""), "required": required, "example": example}
+    if "enum" in typed:
+        return ServedField(name, "categorical", categories=tuple(typed["enum"]), **common)
+    return ServedField(
+        name,
+        "numeric",
+        integer=typed["type"] == "integer",
+        minimum=typed.get("minimum"),
+        maximum=typed.get("maximum"),
+        **common,
+    )

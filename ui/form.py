@@ -1,19 +1,18 @@
 """The manual-entry form: which fields, their defaults, and the units a credit officer reads.
 
-Types, ranges and categories come from the served input schema; only the choice of the main
-fields, the defaults (published Home Credit medians and most frequent categories) and the
-display of day offsets in years are decided here.
+Types, ranges, categories, descriptions and defaults (the service's example applicant) come
+from the served input schema; only the choice of the main fields and the display of day
+offsets in years are decided here.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
-from credit_scoring.core.schema import FieldSpec, InputSchema
-from credit_scoring.profiles.home_credit.reference import application_columns
+from ui.client import ServedField, ServedSchema
 
 # The fields an officer has at hand and the model leans on most (external scores, age,
 # employment, amounts); every other field can be given as JSON.
@@ -41,7 +40,9 @@ MAIN_FIELDS = (
 )
 OWN_FIELDS = 20  # a user's schema has no main fields: its first fields, required ones first
 DAYS_PER_YEAR = 365.25
-MOSTLY_MISSING = 0.5  # a field missing for most real clients defaults to missing
+# A field described as counted in days before the application ("How many days before the
+# application ...", "age in days at the time of application"): shown in years.
+DAYS_BEFORE_APPLICATION = re.compile(r"\bdays\b.*\bapplication\b", re.IGNORECASE)
 UNKNOWN = "(unknown)"  # the select-box choice that sends nothing: a missing value
 
 
@@ -49,12 +50,27 @@ UNKNOWN = "(unknown)"  # the select-box choice that sends nothing: a missing val
 class FormField:
     """One widget: a schema field, possibly shown in years instead of days before application."""
 
-    spec: FieldSpec
-    default: float | int | str | None
+    spec: ServedField
+
+    @property
+    def default(self) -> float | int | str | None:
+        """The example applicant's value, typed as the widget needs it (Streamlit refuses an
+        int default in a float input)."""
+        value = self.spec.example
+        if value is None or self.spec.kind == "categorical":
+            return value
+        return int(value) if self.spec.integer else float(value)
 
     @property
     def in_years(self) -> bool:
-        return self.spec.kind == "numeric" and self.spec.name.startswith("DAYS_")
+        """Day offsets before the application (negative numbers) read as years back."""
+        spec = self.spec
+        return (
+            spec.kind == "numeric"
+            and spec.minimum is not None
+            and spec.minimum < 0
+            and DAYS_BEFORE_APPLICATION.search(spec.description) is not None
+        )
 
     @property
     def key(self) -> str:
@@ -67,7 +83,9 @@ class FormField:
     def widget_default(self) -> Any:
         if self.default is None or not self.in_years:
             return self.default
-        return round(max(0.0, -float(self.default) / DAYS_PER_YEAR), 1)
+        if float(self.default) > 0:  # after the application: a sentinel, not a time in years
+            return None
+        return round(-float(self.default) / DAYS_PER_YEAR, 1)
 
     def widget_range(self) -> tuple[Any, Any]:
         """Bounds in the widget's unit; years count back from the application, so they flip."""
@@ -90,36 +108,14 @@ class FormField:
         return widget_value
 
 
-def form_fields(schema: InputSchema) -> list[FormField]:
+def form_fields(schema: ServedSchema) -> list[FormField]:
     """The main fields the served schema has, in MAIN_FIELDS order; for a schema without any
     (a user's own table), its required fields, then the others, up to OWN_FIELDS."""
     served = set(schema.names)
     names = [n for n in MAIN_FIELDS if n in served] or [
         f.name for f in sorted(schema.fields, key=lambda f: not f.required)
     ][:OWN_FIELDS]
-    return [FormField(schema.field(n), _default(schema.field(n))) for n in names]
-
-
-@cache
-def _facts() -> dict[str, Any]:
-    return {c.name: c for c in application_columns()}
-
-
-def _default(spec: FieldSpec) -> float | int | str | None:
-    facts = _facts().get(spec.name)
-    if facts is None or facts.missing_rate > MOSTLY_MISSING:
-        return None
-    if spec.kind == "categorical":
-        allowed = {c: n for c, n in facts.categories.items() if c in spec.categories}
-        return max(allowed, key=allowed.__getitem__) if allowed else None
-    median = facts.stats.get("median")
-    if median is None:
-        return None
-    if spec.minimum is not None:
-        median = max(median, spec.minimum)
-    if spec.maximum is not None:
-        median = min(median, spec.maximum)
-    return round(median) if spec.integer else float(median)
+    return [FormField(schema.field(n)) for n in names]
 
 
 def parse_extra_fields(text: str) -> dict[str, Any]:

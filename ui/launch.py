@@ -7,21 +7,22 @@ Uses the service that answers at CREDIT_SERVICE_URL; when none does and the URL 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
 import typer
 
-from credit_scoring.serving.settings import ClientSettings
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]  # the checkout this tool runs from
+from credit_scoring.serving import runner
+from ui.settings import UISettings
 
 APP = Path(__file__).with_name("app.py")
+# The folder that holds the `ui` package: the page imports its siblings as `ui.*`.
+UI_HOME = APP.parents[1]
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
 
 cli = typer.Typer(add_completion=False, help=__doc__)
@@ -44,53 +45,35 @@ def streamlit_command(host: str, port: int) -> list[str]:
     ]
 
 
+def streamlit_env(base: dict[str, str]) -> dict[str, str]:
+    """``base`` with the `ui` package importable, whatever the working directory."""
+    paths = [str(UI_HOME), base.get("PYTHONPATH", "")]
+    return base | {"PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+
+
 def answers(url: str) -> bool:
     try:
-        return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
+        return httpx.get(f"{url}{runner.READY_PATH}", timeout=2).status_code == 200
     except httpx.TransportError:
         return False
 
 
-def start_service(url: str, timeout_s: float) -> subprocess.Popen:
+@contextmanager
+def local_service(url: str, timeout_s: float) -> Iterator[None]:
+    """A `bentoml serve` at ``url`` (a local host:port) while the block runs; its log goes to
+    this console."""
     parsed = urlparse(url)
     if parsed.hostname not in LOCAL_HOSTS or parsed.port is None:
         raise typer.BadParameter(
             f"no service answers at {url} and it is not a local host:port to start one on"
         )
     typer.echo(f"no service at {url}: starting bentoml serve")
-    process = subprocess.Popen(
-        [
-            *(
-                sys.executable,
-                "-m",
-                "bentoml",
-                "serve",
-                "credit_scoring.serving.service:CreditScoring",
-            ),
-            *("--host", str(parsed.hostname), "--port", str(parsed.port)),
-        ],
-        cwd=PROJECT_ROOT,
-        start_new_session=True,  # its own process group: stopped with all its workers
-    )
-    deadline = time.monotonic() + timeout_s
-    while not answers(url):
-        if process.poll() is not None:
-            typer.echo(f"bentoml serve exited with code {process.returncode}", err=True)
-            raise typer.Exit(1)
-        if time.monotonic() > deadline:
-            stop(process)
-            typer.echo(f"bentoml serve not ready at {url} after {timeout_s:.0f} s", err=True)
-            raise typer.Exit(1)
-        time.sleep(0.5)
-    return process
-
-
-def stop(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
     try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+        with runner.serve(host=parsed.hostname, port=parsed.port, timeout_s=timeout_s):
+            yield
+    except runner.ServerFailed as error:
+        typer.echo(f"bentoml serve: {error}", err=True)
+        raise typer.Exit(1) from error
 
 
 @cli.command()
@@ -100,16 +83,13 @@ def main(
     ready_timeout: float = typer.Option(90, help="seconds to wait for a started service"),
 ) -> None:
     """Serve the page on http://HOST:PORT, starting the scoring service if none answers."""
-    url = ClientSettings().service_url.rstrip("/")
-    service = None if answers(url) else start_service(url, ready_timeout)
-    typer.echo(f"scoring service: {url}; page: http://{host}:{port}")
-    try:
-        subprocess.run(streamlit_command(host, port), cwd=PROJECT_ROOT, check=False)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if service is not None:
-            stop(service)
+    url = UISettings().service_url
+    service = nullcontext() if answers(url) else local_service(url, ready_timeout)
+    with service:
+        typer.echo(f"scoring service: {url}; page: http://{host}:{port}")
+        with suppress(KeyboardInterrupt):
+            page = streamlit_command(host, port)
+            subprocess.run(page, env=streamlit_env(dict(os.environ)), check=False)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,4 @@
-"""The service's settings (read once at import by ``serving.service``), and where a client
-finds the service."""
+"""The service's settings, read once at import by ``serving.service``."""
 
 from __future__ import annotations
 
@@ -20,12 +19,3 @@ class ServingSettings(BaseSettings):
     batching: bool = True  # adaptive batching on (off only to measure what it brings)
     max_batch_size: int = Field(64, ge=1)  # rows per adaptive batch (README, Serving figures)
 
-
-class ClientSettings(BaseSettings):
-    """How a client (the UI, the load tests) reaches the service: same variables as the
-    service's, so one environment serves both sides."""
-
-    model_config = _ENV
-
-    service_url: str = "http://127.0.0.1:3000"
-    api_key: str | None = None

@@ -7,24 +7,22 @@ MLflow store and BentoML home, on small generated data.
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-import psutil
 import pytest
+
+from credit_scoring.serving import runner
+from credit_scoring.serving.runner import free_port
 
 ROWS, SEED = 4000, 3
 READY_TIMEOUT_S = 90
 CLI = str(Path(sys.executable).with_name("credit-scoring"))  # the console script, run by python
-SERVERS: dict[str, subprocess.Popen] = {}  # url -> running `bentoml serve`, for crash tests
+SERVERS: dict[str, runner.Server] = {}  # url -> running `bentoml serve`, for crash tests
 
 
 @dataclass
@@ -65,12 +63,6 @@ def isolated_env(root: Path) -> dict[str, str]:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def pipeline(tmp_path_factory) -> Pipeline:
     root = tmp_path_factory.mktemp("pipeline")
@@ -93,72 +85,29 @@ def pipeline(tmp_path_factory) -> Pipeline:
 
 @contextmanager
 def serve(pipeline: Pipeline, **extra_env: str) -> Iterator[str]:
-    """A real `bentoml serve` process on a free port, stopped (process group) on exit."""
+    """A real `bentoml serve` process on a free port, stopped (workers included) on exit."""
     port = free_port()
-    log_path = pipeline.home / f"serve-{port}.log"
     # Each server gets its own BentoML home (sharing the model store): `bentoml serve` wipes
     # the Prometheus folder of its home at start, which would reset another server's metrics.
     home = pipeline.home / f"bentoml-{port}"
     home.mkdir()
     (home / "models").symlink_to(pipeline.bentoml_home / "models")
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bentoml",
-                "serve",
-                "credit_scoring.serving.service:CreditScoring",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            env=pipeline.env | {"BENTOML_HOME": str(home)} | extra_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        url = f"http://127.0.0.1:{port}"
+    with runner.serve(
+        port=port,
+        env=pipeline.env | {"BENTOML_HOME": str(home)} | extra_env,
+        log_file=pipeline.home / f"serve-{port}.log",
+        timeout_s=READY_TIMEOUT_S,
+    ) as server:
+        SERVERS[server.url] = server
         try:
-            wait_ready(url, process, log_path)
-            SERVERS[url] = process
-            yield url
+            yield server.url
         finally:
-            SERVERS.pop(url, None)
-            workers = psutil.Process(process.pid).children(recursive=True)
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-            for worker in workers:  # workers run in sessions of their own: never leave one behind
-                with suppress(psutil.NoSuchProcess):
-                    worker.kill()
+            SERVERS.pop(server.url, None)
 
 
 def kill_server(url: str) -> None:
     """SIGKILL a server and its workers at once, as a crash (or the OOM killer) would."""
-    process = psutil.Process(SERVERS[url].pid)
-    for victim in [process, *process.children(recursive=True)]:
-        with suppress(psutil.NoSuchProcess):
-            victim.kill()
-
-
-def wait_ready(url: str, process: subprocess.Popen, log_path: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while True:
-        if process.poll() is not None:
-            raise AssertionError(log_path.read_text()[-3000:])
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"service not ready in {READY_TIMEOUT_S} s")
-        time.sleep(0.5)
+    SERVERS[url].kill()
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -17,10 +16,10 @@ from tests.integration.conftest import Pipeline, free_port, serve
 from tests.integration.test_pipeline import applicants
 from ui.charts import waterfall_rows
 from ui.client import ServiceClient
+from ui.launch import APP
 
 pytestmark = pytest.mark.integration
 
-APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
 KEY = "officer-key-for-tests"
 
 
@@ -53,9 +52,21 @@ def keyed_service_url(pipeline: Pipeline) -> Iterator[str]:
 def test_the_form_schema_is_the_stored_schema_read_over_http(pipeline, service_url):
     stored = InputSchema.from_json((pipeline.model_dir() / SCHEMA_FILE).read_text("utf-8"))
     served = ServiceClient(service_url).input_schema()
-    # What the API publishes: the fields, the id and the history tables (no target, profile).
-    published = ("fields", "id_column", "id_integer", "tables")
-    assert [getattr(served, a) for a in published] == [getattr(stored, a) for a in published]
+    assert (served.id_column, served.id_integer) == (stored.id_column, stored.id_integer)
+    assert served.tables == stored.tables
+    assert served.names == stored.names
+    for mine, theirs in zip(served.fields, stored.fields, strict=True):
+        assert (mine.kind, mine.integer, mine.minimum, mine.maximum) == (
+            theirs.kind,
+            theirs.integer,
+            theirs.minimum,
+            theirs.maximum,
+        )
+        assert (mine.categories, mine.description, mine.required) == (
+            theirs.categories,
+            theirs.description,
+            theirs.required,
+        )
 
 
 @pytest.mark.parametrize("decision", ["granted", "refused"])
@@ -97,8 +108,11 @@ def test_a_new_application_is_sent_in_api_units_and_explained(monkeypatch, servi
     assert sent["AMT_CREDIT"] == 500_000.0 and sent["CODE_GENDER"] == "M"
     assert sent["AMT_ANNUITY"] is None and sent["OWN_CAR_AGE"] == 3  # JSON fields win
     assert "OCCUPATION_TYPE" not in sent
-    assert "EXT_SOURCE_1" not in sent  # missing for most real clients: no default
-    assert 0 <= sent["EXT_SOURCE_2"] <= 1  # the published median as default
+    # Untouched fields keep the service's example applicant's values (missing ones stay out).
+    example = {f.name: f.example for f in ServiceClient(service_url).input_schema().fields}
+    for name in ("EXT_SOURCE_1", "EXT_SOURCE_2", "NAME_CONTRACT_TYPE", "AMT_INCOME_TOTAL"):
+        assert sent.get(name) == example[name]
+    assert any(example[n] is not None for n in ("EXT_SOURCE_1", "EXT_SOURCE_2"))
     expected = scorer.predict_proba(pd.DataFrame.from_records([sent]))[0]
     assert app.metric[0].value == f"{expected:.1%}"
 

@@ -4,20 +4,16 @@ screenshot of the first for the README (docs/ui.png). Run with `make ui-screensh
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from PIL import Image
 from playwright.sync_api import sync_playwright
 
+from credit_scoring.serving import runner
 from tests.integration.conftest import Pipeline, free_port
-from ui.launch import streamlit_command
+from ui.launch import UI_HOME, streamlit_command, streamlit_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -31,40 +27,22 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOT = PROJECT_ROOT / "docs" / "ui.png"
+SCREENSHOT = UI_HOME / "docs" / "ui.png"
 VIEWPORT = {"width": 1400, "height": 1000}
 
 
 @pytest.fixture(scope="module")
 def page_url(pipeline: Pipeline, service_url: str) -> Iterator[str]:
     port = free_port()
-    log = (pipeline.home / "streamlit.log").open("w")
-    process = subprocess.Popen(
+    with runner.running(
         streamlit_command("127.0.0.1", port),
-        env=pipeline.env | {"CREDIT_SERVICE_URL": service_url},
-        cwd=PROJECT_ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/_stcore/health", timeout=2).text == "ok":
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, (pipeline.home / "streamlit.log").read_text()
-            assert time.monotonic() < deadline, "streamlit not ready in time"
-            time.sleep(0.5)
-        yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
-        log.close()
+        f"http://127.0.0.1:{port}",
+        ready_path="/_stcore/health",
+        env=streamlit_env(pipeline.env | {"CREDIT_SERVICE_URL": service_url}),
+        log_file=pipeline.home / "streamlit.log",
+        timeout_s=60,
+    ) as page:
+        yield page.url
 
 
 @pytest.fixture(scope="module")
