@@ -18,4 +18,3 @@ class ServingSettings(BaseSettings):
     workers: int = Field(2, ge=1)  # service processes: 2 (the cores here); 1 per pod on k8s
     batching: bool = True  # adaptive batching on (off only to measure what it brings)
     max_batch_size: int = Field(64, ge=1)  # rows per adaptive batch (README, Serving figures)
-
