@@ -65,6 +65,7 @@ def _fix_timeout_timer() -> None:
     """
     from bentoml._internal.server.http import traffic
 
+    # Replacing the method is the fix (mypy rejects assigning to a method).
     traffic.TimeoutMiddleware.__call__ = _call_with_cancelled_timer  # type: ignore[method-assign]
 
 
@@ -79,8 +80,10 @@ def _fix_media_type_cache() -> None:
     """
     from _bentoml_sdk.io_models import IOMixin
 
-    stock = IOMixin.mime_type.__func__  # type: ignore[attr-defined]  # a classmethod's function
-    IOMixin.mime_type = classmethod(functools.cache(stock))  # type: ignore[method-assign,assignment]
+    stock = IOMixin.mime_type.__func__  # the classmethod's function, called with the class
+    # The cache wrapper takes the class as a hashable argument; typeshed's classmethod wants a
+    # callable whose first parameter is typed as a class.
+    IOMixin.mime_type = classmethod(functools.cache(stock))  # type: ignore[arg-type]
 
 
 def _fix_local_caller_cache() -> None:
@@ -103,7 +106,7 @@ def _fix_local_caller_cache() -> None:
             callers[key] = build(self, instance)
         return callers[key]
 
-    APIMethod._local_call = cached_local_call  # type: ignore[method-assign]
+    APIMethod._local_call = cached_local_call
 
 
 def _own_listener(inherited: socket.socket, backlog: int) -> socket.socket:
@@ -155,8 +158,8 @@ def _fix_shared_socket() -> None:
             sockets = [_own_listener(s, self.config.backlog) for s in sockets]
         return run(self, sockets=sockets)
 
-    circus.sockets.CircusSocket.__init__ = reserve_http_socket  # type: ignore[method-assign]
-    uvicorn.Server.run = run_on_own_sockets  # type: ignore[method-assign]
+    circus.sockets.CircusSocket.__init__ = reserve_http_socket
+    uvicorn.Server.run = run_on_own_sockets  # type: ignore[method-assign]  # the fix: a patch
 
 
 def _fixes() -> dict[str, Callable[[], None]]:

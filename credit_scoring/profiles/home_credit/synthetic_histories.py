@@ -248,12 +248,13 @@ def _bureau_balance(rng: np.random.Generator, bureau: pd.DataFrame, scale: float
     m = credit.size
     # Status codes in the order of the table's categories: 0-5 (months late), C, X.
     labels = history_tables()[BUREAU_BALANCE].categories["STATUS"]
-    status = np.where(rng.random(m) < 0.12, labels.index("X"), labels.index("0")).astype(np.int8)
+    codes = np.where(rng.random(m) < 0.12, labels.index("X"), labels.index("0")).astype(np.int8)
     late_month = ran_late[credit] & (rng.random(m) < 0.15)
     level = np.minimum(rng.geometric(0.7, m), 5).astype(np.int8)
-    status[late_month] = level[late_month]
-    status[position < closed_months_ago[credit]] = labels.index("C")  # NaN: still active
-    status = pd.Categorical.from_codes(status, categories=list(labels))
+    codes[late_month] = level[late_month]
+    codes[position < closed_months_ago[credit]] = labels.index("C")  # NaN: still active
+    # pandas-stubs types codes as a Sequence[int]; pandas takes (and here needs) an int8 array.
+    status = pd.Categorical.from_codes(codes, categories=pd.Index(labels))  # type: ignore[arg-type]
     return pd.DataFrame(
         {
             BUREAU_ID: bureau[BUREAU_ID].to_numpy()[credit],
@@ -411,7 +412,7 @@ def _decision_columns(rng: np.random.Generator, d: _Decisions) -> dict[str, obje
             _pick(rng, _REJECT_REASONS, m),
             np.where(d.canceled & (rng.random(m) < 0.3), "CLIENT", "XAP"),
         ),
-        "NAME_TYPE_SUITE": np.where(rng.random(m) < 0.49, None, _pick(rng, _SUITES, m)),
+        "NAME_TYPE_SUITE": np.where(rng.random(m) < 0.49, np.array(None), _pick(rng, _SUITES, m)),
         "NAME_CLIENT_TYPE": np.where(
             d.position == 0, "New", _pick(rng, {"Repeater": 0.9, "Refreshed": 0.1}, m)
         ),
@@ -707,9 +708,9 @@ def summarise(
         if bureau is None:
             raise ValueError("bureau_balance rows reach their clients through bureau")
         owner = pd.Series(bureau[ID_COLUMN].to_numpy(), index=bureau[BUREAU_ID].to_numpy())
-        clients = owner.reindex(table[BUREAU_ID].to_numpy()).to_numpy()
+        clients = pd.Index(owner.reindex(table[BUREAU_ID].to_numpy()))
     else:
-        clients = table[ID_COLUMN]
+        clients = pd.Index(table[ID_COLUMN])
     return summarise_table(table, index.get_indexer(clients), len(index))
 
 
