@@ -87,10 +87,14 @@ run: install $(if $(DATA),,data) train promote serve  ## everything, from nothin
 
 test: install  ## lint, then the tests (unit + integration: real MLflow store, real bentoml serve)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 	$(PY) -m pytest
 
-lint: install  ## ruff lint and format check
+lint: install  ## ruff lint and format check, import contracts (import-linter), types (mypy)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 format: install  ## ruff fix and format
 	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .

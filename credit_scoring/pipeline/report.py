@@ -1,4 +1,4 @@
-"""Evaluation figures and plots for a fitted scorer (or any probabilities), logged to MLflow."""
+"""Hold-out metrics and evaluation figures of a model's probabilities, logged by training."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # headless: training runs on servers and in CI
 
+import lightgbm as lgb
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -24,7 +25,6 @@ from sklearn.metrics import (
 )
 
 from credit_scoring.core.cost import CostMatrix, business_cost
-from credit_scoring.core.scorer import Scorer
 
 
 def metrics_at(
@@ -44,11 +44,6 @@ def metrics_at(
         "cost_per_client": cost / len(y),
         "refusal_rate": float(refused.mean()),
     }
-
-
-def holdout_metrics(scorer: Scorer, applications: pd.DataFrame, y: pd.Series, histories=None):
-    proba = scorer.predict_proba(applications, histories)
-    return metrics_at(y.to_numpy(), proba, scorer.threshold, scorer.costs)
 
 
 def roc_figure(y: np.ndarray, curves: dict[str, np.ndarray]) -> Figure:
@@ -100,36 +95,12 @@ def reliability_figure(y: np.ndarray, curves: dict[str, np.ndarray]) -> Figure:
     return figure
 
 
-def shap_figure(booster, features: pd.DataFrame, top: int = 20) -> Figure:
+def shap_figure(booster: lgb.Booster, features: pd.DataFrame, top: int = 20) -> Figure:
     """SHAP summary (beeswarm) of exact TreeSHAP values (``pred_contrib``) on model rows."""
-    contributions = booster.predict(features.to_numpy(), pred_contrib=True)[:, :-1]
+    contributions = np.asarray(booster.predict(features.to_numpy(), pred_contrib=True))[:, :-1]
     shap.summary_plot(
         contributions, features, max_display=top, show=False, plot_size=(9, 0.35 * top + 1.5)
     )
     figure = plt.gcf()
     figure.suptitle("SHAP global importance (log-odds of default)")
     return figure
-
-
-def shap_importance_figure(
-    scorer: Scorer, applications: pd.DataFrame, histories=None, top: int = 20
-) -> Figure:
-    """SHAP summary (beeswarm) of the exact TreeSHAP values on a sample of applicants."""
-    explanation = scorer.explain(applications, histories)
-    shap.summary_plot(
-        explanation.contributions,
-        explanation.features,
-        max_display=top,
-        show=False,
-        plot_size=(9, 0.35 * top + 1.5),
-    )
-    figure = plt.gcf()
-    figure.suptitle("SHAP global importance (log-odds of default)")
-    return figure
-
-
-def mean_abs_shap(scorer: Scorer, applications: pd.DataFrame, histories=None) -> pd.Series:
-    contributions = scorer.explain(applications, histories).contributions
-    return pd.Series(np.abs(contributions).mean(axis=0), index=scorer.feature_names).sort_values(
-        ascending=False
-    )

@@ -145,6 +145,7 @@ class CreditScoring:
             request_log=str(SETTINGS.core.request_log),
             auth="api key required" if SETTINGS.api_key else "OPEN: no CREDIT_API_KEY set",
             batching=SETTINGS.batching,
+            **bentoml_fixes.status(),
         )
 
     def _warm_up(self) -> bool:

@@ -11,6 +11,7 @@ is generated in a few minutes.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -42,6 +43,107 @@ REAL_ROWS = {  # rows of the real files (Kaggle), scaled by clients / 307,511
 SHARE_WITH_BUREAU, SHARE_WITH_PREVIOUS = 0.857, 0.946  # clients with at least one row
 SENTINEL_DAYS = float(_NO_DATE)  # previous_application's "no date", a float as in the real file
 _MONTH = 30.44
+_CREDIT_TYPES = {  # bureau's CREDIT_TYPE shares
+    "Consumer credit": 0.729,
+    "Credit card": 0.236,
+    "Car loan": 0.016,
+    "Mortgage": 0.011,
+    "Microloan": 0.007,
+    "Loan for business development": 0.001,
+    "Another type of loan": 0.0006,
+}
+# previous_application's label shares (real file, rounded), one per column.
+_CONTRACT_TYPES = {"Cash loans": 0.447, "Consumer loans": 0.437, "Revolving loans": 0.116}
+_WEEKDAYS = ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"]
+_CASH_LOAN_PURPOSES = {
+    "XNA": 0.75,
+    "Repairs": 0.07,
+    "Other": 0.05,
+    "Urgent needs": 0.03,
+    "Everyday expenses": 0.03,
+    "Medicine": 0.02,
+    "Buying a used car": 0.02,
+    "Payments on other loans": 0.02,
+    "Education": 0.01,
+}
+_PAYMENT_TYPES = {
+    "Cash through the bank": 0.62,
+    "XNA": 0.37,
+    "Non-cash from your account": 0.005,
+    "Cashless from the account of the employer": 0.005,
+}
+_REJECT_REASONS = {
+    "HC": 0.6,
+    "LIMIT": 0.2,
+    "SCO": 0.13,
+    "SCOFR": 0.04,
+    "VERIF": 0.02,
+    "SYSTEM": 0.005,
+    "XNA": 0.005,
+}
+_SUITES = {
+    "Unaccompanied": 0.6,
+    "Family": 0.25,
+    "Spouse, partner": 0.08,
+    "Children": 0.04,
+    "Other_B": 0.02,
+    "Other_A": 0.01,
+}
+_GOODS_CATEGORIES = {
+    "Mobile": 0.25,
+    "Consumer Electronics": 0.2,
+    "Computers": 0.15,
+    "Audio/Video": 0.15,
+    "Furniture": 0.07,
+    "Photo / Cinema Equipment": 0.04,
+    "Construction Materials": 0.04,
+    "Clothing and Accessories": 0.03,
+    "Auto Accessories": 0.01,
+    "Jewelry": 0.01,
+    "Homewares": 0.01,
+    "Medical Supplies": 0.01,
+    "Vehicles": 0.01,
+    "Other": 0.02,
+}
+_PRODUCT_TYPES = {"XNA": 0.64, "x-sell": 0.27, "walk-in": 0.09}
+_CHANNELS = {
+    "Credit and cash offices": 0.43,
+    "Country-wide": 0.3,
+    "Stone": 0.13,
+    "Regional / Local": 0.06,
+    "Contact center": 0.04,
+    "AP+ (Cash loan)": 0.03,
+    "Channel of corporate sales": 0.004,
+    "Car dealer": 0.0003,
+}
+_SELLER_INDUSTRIES = {
+    "Consumer electronics": 0.45,
+    "Connectivity": 0.3,
+    "Furniture": 0.07,
+    "Construction": 0.07,
+    "Clothing": 0.05,
+    "Industry": 0.04,
+    "Auto technology": 0.01,
+    "Jewelry": 0.01,
+}
+_YIELD_GROUPS = {"middle": 0.4, "high": 0.3, "low_normal": 0.25, "low_action": 0.05}
+_CASH_PRODUCTS = {
+    "Cash": 0.3,
+    "Cash X-Sell: middle": 0.25,
+    "Cash X-Sell: low": 0.2,
+    "Cash X-Sell: high": 0.1,
+    "Cash Street: high": 0.07,
+    "Cash Street: middle": 0.05,
+    "Cash Street: low": 0.03,
+}
+_POS_PRODUCTS = {
+    "POS household with interest": 0.45,
+    "POS mobile with interest": 0.3,
+    "POS industry with interest": 0.1,
+    "POS household without interest": 0.1,
+    "POS other with interest": 0.05,
+}
+_CARD_PRODUCTS = {"Card Street": 0.6, "Card X-Sell": 0.4}
 
 
 def _expand(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -82,24 +184,13 @@ def _blank(rng: np.random.Generator, values: np.ndarray, rate: float) -> np.ndar
     return np.where(rng.random(values.size) < rate, np.nan, values)
 
 
-def _bureau(rng, n, behaviour, scale):
+def _bureau(rng: np.random.Generator, n: int, behaviour: np.ndarray, scale: float) -> pd.DataFrame:
+    """Credits reported by other lenders; overdue debt shows on clients who run late."""
     counts = _rows_per_client(rng, n, SHARE_WITH_BUREAU, REAL_ROWS[BUREAU] * scale)
     client, _ = _expand(counts)
     m = client.size
     days_credit = -np.round(2922 * rng.beta(1.1, 1.9, m))
-    credit_type = _pick(
-        rng,
-        {
-            "Consumer credit": 0.729,
-            "Credit card": 0.236,
-            "Car loan": 0.016,
-            "Mortgage": 0.011,
-            "Microloan": 0.007,
-            "Loan for business development": 0.001,
-            "Another type of loan": 0.0006,
-        },
-        m,
-    )
+    credit_type = _pick(rng, _CREDIT_TYPES, m)
     card = credit_type == "Credit card"
     duration = np.where(card, 900, 1) * rng.uniform(0.5, 2.0, m) + ~card * rng.choice(
         [180, 365, 730, 1095, 1825], m
@@ -144,7 +235,7 @@ def _bureau(rng, n, behaviour, scale):
     return pd.DataFrame(frame)
 
 
-def _bureau_balance(rng, bureau: pd.DataFrame, scale: float) -> pd.DataFrame:
+def _bureau_balance(rng: np.random.Generator, bureau: pd.DataFrame, scale: float) -> pd.DataFrame:
     """Monthly statuses since each credit opened; late months only on credits that ran late."""
     days_credit = bureau["DAYS_CREDIT"].to_numpy()
     months = np.minimum(np.floor(-days_credit / _MONTH), 96).astype(int) + 1
@@ -158,12 +249,13 @@ def _bureau_balance(rng, bureau: pd.DataFrame, scale: float) -> pd.DataFrame:
     m = credit.size
     # Status codes in the order of the table's categories: 0-5 (months late), C, X.
     labels = history_tables()[BUREAU_BALANCE].categories["STATUS"]
-    status = np.where(rng.random(m) < 0.12, labels.index("X"), labels.index("0")).astype(np.int8)
+    codes = np.where(rng.random(m) < 0.12, labels.index("X"), labels.index("0")).astype(np.int8)
     late_month = ran_late[credit] & (rng.random(m) < 0.15)
     level = np.minimum(rng.geometric(0.7, m), 5).astype(np.int8)
-    status[late_month] = level[late_month]
-    status[position < closed_months_ago[credit]] = labels.index("C")  # NaN: still active
-    status = pd.Categorical.from_codes(status, categories=list(labels))
+    codes[late_month] = level[late_month]
+    codes[position < closed_months_ago[credit]] = labels.index("C")  # NaN: still active
+    # pandas-stubs types codes as a Sequence[int]; pandas takes (and here needs) an int8 array.
+    status = pd.Categorical.from_codes(codes, categories=pd.Index(labels))  # type: ignore[arg-type]
     return pd.DataFrame(
         {
             BUREAU_ID: bureau[BUREAU_ID].to_numpy()[credit],
@@ -173,260 +265,240 @@ def _bureau_balance(rng, bureau: pd.DataFrame, scale: float) -> pd.DataFrame:
     )
 
 
-def _previous(rng, n, behaviour, scale):
-    counts = _rows_per_client(rng, n, SHARE_WITH_PREVIOUS, REAL_ROWS[PREVIOUS] * scale)
-    client, position = _expand(counts)
+@dataclass(frozen=True)
+class _Decisions:
+    """What each previous application was and what became of it: the later columns and the
+    balance tables follow from these."""
+
+    client: np.ndarray  # the applicant's position
+    position: np.ndarray  # the application's rank among the applicant's own (0: first)
+    kind: np.ndarray
+    cash: np.ndarray
+    consumer: np.ndarray
+    revolving: np.ndarray
+    days_decision: np.ndarray
+    refused: np.ndarray
+    canceled: np.ndarray
+    unused: np.ndarray
+    approved: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return self.client.size
+
+
+@dataclass(frozen=True)
+class _Amounts:
+    """The money and the schedule of each previous application."""
+
+    application: np.ndarray
+    credit: np.ndarray
+    terms: np.ndarray
+    annuity: np.ndarray
+    down: np.ndarray
+    first_due: np.ndarray
+    last_due_first: np.ndarray
+    last_due: np.ndarray
+    goods: np.ndarray
+
+
+def _decide(
+    rng: np.random.Generator, client: np.ndarray, position: np.ndarray, behaviour: np.ndarray
+) -> _Decisions:
+    """Contract type, decision day and outcome; refusals follow the hidden behaviour."""
     m = client.size
-    loan_behaviour = behaviour[client] + rng.normal(0, 0.5, m)
-    kind = _pick(rng, {"Cash loans": 0.447, "Consumer loans": 0.437, "Revolving loans": 0.116}, m)
-    cash, consumer, revolving = (
-        kind == k for k in ("Cash loans", "Consumer loans", "Revolving loans")
-    )
+    kind = _pick(rng, _CONTRACT_TYPES, m)
     days_decision = -(1 + np.round(2921 * rng.beta(0.9, 1.6, m)))
     refused = rng.random(m) < expit(-2.0 + 0.9 * behaviour[client])
     canceled = ~refused & (rng.random(m) < 0.23)
     unused = ~refused & ~canceled & (rng.random(m) < 0.02)
-    approved = ~(refused | canceled | unused)
-    status = np.select(
-        [refused, canceled, unused], ["Refused", "Canceled", "Unused offer"], "Approved"
+    return _Decisions(
+        client=client,
+        position=position,
+        kind=kind,
+        cash=kind == "Cash loans",
+        consumer=kind == "Consumer loans",
+        revolving=kind == "Revolving loans",
+        days_decision=days_decision,
+        refused=refused,
+        canceled=canceled,
+        unused=unused,
+        approved=~(refused | canceled | unused),
     )
+
+
+def _amounts(rng: np.random.Generator, d: _Decisions) -> _Amounts:
+    """Amount asked and granted, term, annuity, down payment and due dates per application."""
+    m = d.size
     application = np.where(
-        cash,
+        d.cash,
         np.exp(rng.normal(np.log(225_000), 0.9, m)),
         np.exp(rng.normal(np.log(70_000), 1.0, m)),
     )
     application = np.where(
-        revolving, rng.choice([45_000, 90_000, 135_000, 180_000, 270_000], m), application
+        d.revolving, rng.choice([45_000, 90_000, 135_000, 180_000, 270_000], m), application
     )
-    application = np.round(np.where(canceled & (rng.random(m) < 0.5), 0.0, application), -2)
-    credit = np.round(application * np.where(revolving, 1.0, rng.uniform(0.85, 1.25, m)), -2)
+    application = np.round(np.where(d.canceled & (rng.random(m) < 0.5), 0.0, application), -2)
+    credit = np.round(application * np.where(d.revolving, 1.0, rng.uniform(0.85, 1.25, m)), -2)
     terms = np.where(
-        cash, rng.choice([12, 18, 24, 36, 48, 60], m), rng.choice([6, 10, 12, 18, 24], m)
+        d.cash, rng.choice([12, 18, 24, 36, 48, 60], m), rng.choice([6, 10, 12, 18, 24], m)
     ).astype(float)
-    terms = np.where(revolving, 0.0, np.where(canceled, np.nan, terms))
+    terms = np.where(d.revolving, 0.0, np.where(d.canceled, np.nan, terms))
     rate = rng.uniform(0.1, 0.35, m)
     annuity = np.where(
-        revolving,
+        d.revolving,
         0.05 * credit,
         credit * (1 + rate * terms / 12) / np.where(terms > 0, terms, np.nan),
     )
-    annuity = np.where(canceled, np.nan, np.round(annuity, 1))
     down = np.where(
-        consumer, np.where(rng.random(m) < 0.5, 0.0, application * rng.uniform(0, 0.3, m)), np.nan
+        d.consumer,
+        np.where(rng.random(m) < 0.5, 0.0, application * rng.uniform(0, 0.3, m)),
+        np.nan,
     )
-    first_due = np.where(approved & ~revolving, days_decision + rng.integers(10, 40, m), np.nan)
+    first_due = np.where(
+        d.approved & ~d.revolving, d.days_decision + rng.integers(10, 40, m), np.nan
+    )
     last_due_first = first_due + 30 * terms
-    last_due = np.where(last_due_first < 0, last_due_first, SENTINEL_DAYS)
-    first_due = np.where(approved & revolving, SENTINEL_DAYS, first_due)
     goods = np.where(
-        consumer, application, np.where(cash & (rng.random(m) < 0.5), application, np.nan)
+        d.consumer, application, np.where(d.cash & (rng.random(m) < 0.5), application, np.nan)
     )
-    frame = {
+    return _Amounts(
+        application=application,
+        credit=credit,
+        terms=terms,
+        annuity=np.where(d.canceled, np.nan, np.round(annuity, 1)),
+        down=down,
+        first_due=np.where(d.approved & d.revolving, SENTINEL_DAYS, first_due),
+        last_due_first=last_due_first,
+        last_due=np.where(last_due_first < 0, last_due_first, SENTINEL_DAYS),
+        goods=goods,
+    )
+
+
+def _money_columns(rng: np.random.Generator, d: _Decisions, a: _Amounts) -> dict[str, object]:
+    """previous_application's columns from its contract type to its interest rates."""
+    m = d.size
+    return {
         PREV_ID: 1_000_000 + np.arange(m),
-        ID_COLUMN: client,
-        "NAME_CONTRACT_TYPE": kind,
-        "AMT_ANNUITY": annuity,
-        "AMT_APPLICATION": application,
-        "AMT_CREDIT": credit,
-        "AMT_DOWN_PAYMENT": np.round(down, 1),
-        "AMT_GOODS_PRICE": goods,
-        "WEEKDAY_APPR_PROCESS_START": rng.choice(
-            ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"], m
-        ),
+        ID_COLUMN: d.client,
+        "NAME_CONTRACT_TYPE": d.kind,
+        "AMT_ANNUITY": a.annuity,
+        "AMT_APPLICATION": a.application,
+        "AMT_CREDIT": a.credit,
+        "AMT_DOWN_PAYMENT": np.round(a.down, 1),
+        "AMT_GOODS_PRICE": a.goods,
+        "WEEKDAY_APPR_PROCESS_START": rng.choice(_WEEKDAYS, m),
         "HOUR_APPR_PROCESS_START": np.clip(np.round(rng.normal(12.5, 3.3, m)), 0, 23),
         "FLAG_LAST_APPL_PER_CONTRACT": np.where(rng.random(m) < 0.995, "Y", "N"),
         "NFLAG_LAST_APPL_IN_DAY": (rng.random(m) < 0.996).astype(int),
-        "RATE_DOWN_PAYMENT": down / np.where(application > 0, application, np.nan),
+        "RATE_DOWN_PAYMENT": a.down / np.where(a.application > 0, a.application, np.nan),
         "RATE_INTEREST_PRIMARY": _blank(rng, rng.uniform(0.03, 1.0, m), 0.996),
         "RATE_INTEREST_PRIVILEGED": _blank(rng, rng.uniform(0.37, 1.0, m), 0.996),
-        "NAME_CASH_LOAN_PURPOSE": np.where(
-            cash,
-            _pick(
-                rng,
-                {
-                    "XNA": 0.75,
-                    "Repairs": 0.07,
-                    "Other": 0.05,
-                    "Urgent needs": 0.03,
-                    "Everyday expenses": 0.03,
-                    "Medicine": 0.02,
-                    "Buying a used car": 0.02,
-                    "Payments on other loans": 0.02,
-                    "Education": 0.01,
-                },
-                m,
-            ),
-            "XAP",
-        ),
+    }
+
+
+def _decision_columns(rng: np.random.Generator, d: _Decisions) -> dict[str, object]:
+    """previous_application's columns on how the application was made and decided."""
+    m = d.size
+    status = np.select(
+        [d.refused, d.canceled, d.unused], ["Refused", "Canceled", "Unused offer"], "Approved"
+    )
+    return {
+        "NAME_CASH_LOAN_PURPOSE": np.where(d.cash, _pick(rng, _CASH_LOAN_PURPOSES, m), "XAP"),
         "NAME_CONTRACT_STATUS": status,
-        "DAYS_DECISION": days_decision,
-        "NAME_PAYMENT_TYPE": _pick(
-            rng,
-            {
-                "Cash through the bank": 0.62,
-                "XNA": 0.37,
-                "Non-cash from your account": 0.005,
-                "Cashless from the account of the employer": 0.005,
-            },
-            m,
-        ),
+        "DAYS_DECISION": d.days_decision,
+        "NAME_PAYMENT_TYPE": _pick(rng, _PAYMENT_TYPES, m),
         "CODE_REJECT_REASON": np.where(
-            refused,
-            _pick(
-                rng,
-                {
-                    "HC": 0.6,
-                    "LIMIT": 0.2,
-                    "SCO": 0.13,
-                    "SCOFR": 0.04,
-                    "VERIF": 0.02,
-                    "SYSTEM": 0.005,
-                    "XNA": 0.005,
-                },
-                m,
-            ),
-            np.where(canceled & (rng.random(m) < 0.3), "CLIENT", "XAP"),
+            d.refused,
+            _pick(rng, _REJECT_REASONS, m),
+            np.where(d.canceled & (rng.random(m) < 0.3), "CLIENT", "XAP"),
         ),
-        "NAME_TYPE_SUITE": np.where(
-            rng.random(m) < 0.49,
-            None,
-            _pick(
-                rng,
-                {
-                    "Unaccompanied": 0.6,
-                    "Family": 0.25,
-                    "Spouse, partner": 0.08,
-                    "Children": 0.04,
-                    "Other_B": 0.02,
-                    "Other_A": 0.01,
-                },
-                m,
-            ),
-        ),
+        "NAME_TYPE_SUITE": np.where(rng.random(m) < 0.49, np.array(None), _pick(rng, _SUITES, m)),
         "NAME_CLIENT_TYPE": np.where(
-            position == 0, "New", _pick(rng, {"Repeater": 0.9, "Refreshed": 0.1}, m)
+            d.position == 0, "New", _pick(rng, {"Repeater": 0.9, "Refreshed": 0.1}, m)
         ),
-        "NAME_GOODS_CATEGORY": np.where(
-            consumer,
-            _pick(
-                rng,
-                {
-                    "Mobile": 0.25,
-                    "Consumer Electronics": 0.2,
-                    "Computers": 0.15,
-                    "Audio/Video": 0.15,
-                    "Furniture": 0.07,
-                    "Photo / Cinema Equipment": 0.04,
-                    "Construction Materials": 0.04,
-                    "Clothing and Accessories": 0.03,
-                    "Auto Accessories": 0.01,
-                    "Jewelry": 0.01,
-                    "Homewares": 0.01,
-                    "Medical Supplies": 0.01,
-                    "Vehicles": 0.01,
-                    "Other": 0.02,
-                },
-                m,
-            ),
-            "XNA",
-        ),
+    }
+
+
+def _product_columns(rng: np.random.Generator, d: _Decisions, a: _Amounts) -> dict[str, object]:
+    """previous_application's columns on what was sold, where, and at what yield."""
+    m = d.size
+    return {
+        "NAME_GOODS_CATEGORY": np.where(d.consumer, _pick(rng, _GOODS_CATEGORIES, m), "XNA"),
         "NAME_PORTFOLIO": np.where(
-            canceled & (rng.random(m) < 0.8),
+            d.canceled & (rng.random(m) < 0.8),
             "XNA",
-            np.select([cash, consumer, revolving], ["Cash", "POS", "Cards"], "XNA"),
+            np.select([d.cash, d.consumer, d.revolving], ["Cash", "POS", "Cards"], "XNA"),
         ),
-        "NAME_PRODUCT_TYPE": _pick(rng, {"XNA": 0.64, "x-sell": 0.27, "walk-in": 0.09}, m),
-        "CHANNEL_TYPE": _pick(
-            rng,
-            {
-                "Credit and cash offices": 0.43,
-                "Country-wide": 0.3,
-                "Stone": 0.13,
-                "Regional / Local": 0.06,
-                "Contact center": 0.04,
-                "AP+ (Cash loan)": 0.03,
-                "Channel of corporate sales": 0.004,
-                "Car dealer": 0.0003,
-            },
-            m,
-        ),
-        "SELLERPLACE_AREA": np.where(cash, -1, np.round(np.exp(rng.normal(3.5, 1.5, m)))),
-        "NAME_SELLER_INDUSTRY": np.where(
-            consumer,
-            _pick(
-                rng,
-                {
-                    "Consumer electronics": 0.45,
-                    "Connectivity": 0.3,
-                    "Furniture": 0.07,
-                    "Construction": 0.07,
-                    "Clothing": 0.05,
-                    "Industry": 0.04,
-                    "Auto technology": 0.01,
-                    "Jewelry": 0.01,
-                },
-                m,
-            ),
-            "XNA",
-        ),
-        "CNT_PAYMENT": terms,
-        "NAME_YIELD_GROUP": np.where(
-            canceled | revolving,
-            "XNA",
-            _pick(rng, {"middle": 0.4, "high": 0.3, "low_normal": 0.25, "low_action": 0.05}, m),
-        ),
+        "NAME_PRODUCT_TYPE": _pick(rng, _PRODUCT_TYPES, m),
+        "CHANNEL_TYPE": _pick(rng, _CHANNELS, m),
+        "SELLERPLACE_AREA": np.where(d.cash, -1, np.round(np.exp(rng.normal(3.5, 1.5, m)))),
+        "NAME_SELLER_INDUSTRY": np.where(d.consumer, _pick(rng, _SELLER_INDUSTRIES, m), "XNA"),
+        "CNT_PAYMENT": a.terms,
+        "NAME_YIELD_GROUP": np.where(d.canceled | d.revolving, "XNA", _pick(rng, _YIELD_GROUPS, m)),
         "PRODUCT_COMBINATION": np.select(
-            [cash, consumer, revolving],
+            [d.cash, d.consumer, d.revolving],
             [
-                _pick(
-                    rng,
-                    {
-                        "Cash": 0.3,
-                        "Cash X-Sell: middle": 0.25,
-                        "Cash X-Sell: low": 0.2,
-                        "Cash X-Sell: high": 0.1,
-                        "Cash Street: high": 0.07,
-                        "Cash Street: middle": 0.05,
-                        "Cash Street: low": 0.03,
-                    },
-                    m,
-                ),
-                _pick(
-                    rng,
-                    {
-                        "POS household with interest": 0.45,
-                        "POS mobile with interest": 0.3,
-                        "POS industry with interest": 0.1,
-                        "POS household without interest": 0.1,
-                        "POS other with interest": 0.05,
-                    },
-                    m,
-                ),
-                _pick(rng, {"Card Street": 0.6, "Card X-Sell": 0.4}, m),
+                _pick(rng, _CASH_PRODUCTS, m),
+                _pick(rng, _POS_PRODUCTS, m),
+                _pick(rng, _CARD_PRODUCTS, m),
             ],
             "Cash",
         ),
+    }
+
+
+def _date_columns(rng: np.random.Generator, d: _Decisions, a: _Amounts) -> dict[str, object]:
+    """previous_application's day columns (365243 where the real file has no date)."""
+    m = d.size
+    scheduled = d.approved & ~d.revolving
+    return {
         "DAYS_FIRST_DRAWING": np.where(
-            approved, np.where(rng.random(m) < 0.88, SENTINEL_DAYS, days_decision + 5), np.nan
+            d.approved,
+            np.where(rng.random(m) < 0.88, SENTINEL_DAYS, d.days_decision + 5),
+            np.nan,
         ),
-        "DAYS_FIRST_DUE": first_due,
-        "DAYS_LAST_DUE_1ST_VERSION": last_due_first,
-        "DAYS_LAST_DUE": np.where(approved & ~revolving, last_due, np.nan),
+        "DAYS_FIRST_DUE": a.first_due,
+        "DAYS_LAST_DUE_1ST_VERSION": a.last_due_first,
+        "DAYS_LAST_DUE": np.where(scheduled, a.last_due, np.nan),
         "DAYS_TERMINATION": np.where(
-            approved & ~revolving,
+            scheduled,
             np.where(
-                last_due < 0, np.minimum(last_due + rng.integers(0, 10, m), -1), SENTINEL_DAYS
+                a.last_due < 0,
+                np.minimum(a.last_due + rng.integers(0, 10, m), -1),
+                SENTINEL_DAYS,
             ),
             np.nan,
         ),
         "NFLAG_INSURED_ON_APPROVAL": np.where(
-            approved, (rng.random(m) < 0.33).astype(float), np.nan
+            d.approved, (rng.random(m) < 0.33).astype(float), np.nan
         ),
+    }
+
+
+def _previous(
+    rng: np.random.Generator, n: int, behaviour: np.ndarray, scale: float
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Earlier applications at Home Credit, and each one's repayment behaviour (the client's,
+    plus noise) that its balance tables follow. Columns are drawn in the real file's order,
+    which is also the order of the random draws: the data stays the same for a seed."""
+    counts = _rows_per_client(rng, n, SHARE_WITH_PREVIOUS, REAL_ROWS[PREVIOUS] * scale)
+    client, position = _expand(counts)
+    loan_behaviour = behaviour[client] + rng.normal(0, 0.5, client.size)
+    decisions = _decide(rng, client, position, behaviour)
+    amounts = _amounts(rng, decisions)
+    frame = {
+        **_money_columns(rng, decisions, amounts),
+        **_decision_columns(rng, decisions),
+        **_product_columns(rng, decisions, amounts),
+        **_date_columns(rng, decisions, amounts),
     }
     return pd.DataFrame(frame), loan_behaviour
 
 
-def _instalments(rng, previous: pd.DataFrame, loan_behaviour, scale):
+def _instalments(
+    rng: np.random.Generator, previous: pd.DataFrame, loan_behaviour: np.ndarray, scale: float
+) -> pd.DataFrame:
     """One row per instalment due before the application, paid late or short by some."""
     first_due = previous["DAYS_FIRST_DUE"].to_numpy()
     terms = previous["CNT_PAYMENT"].to_numpy()
@@ -462,7 +534,9 @@ def _instalments(rng, previous: pd.DataFrame, loan_behaviour, scale):
     )
 
 
-def _pos_cash(rng, previous: pd.DataFrame, loan_behaviour, scale):
+def _pos_cash(
+    rng: np.random.Generator, previous: pd.DataFrame, loan_behaviour: np.ndarray, scale: float
+) -> pd.DataFrame:
     """Monthly rows of instalment loans from the decision until paid off or the application."""
     started = np.floor(-previous["DAYS_DECISION"].to_numpy() / _MONTH).astype(int)
     terms = previous["CNT_PAYMENT"].to_numpy()
@@ -491,7 +565,9 @@ def _pos_cash(rng, previous: pd.DataFrame, loan_behaviour, scale):
     )
 
 
-def _credit_card(rng, previous: pd.DataFrame, loan_behaviour, scale):
+def _credit_card(
+    rng: np.random.Generator, previous: pd.DataFrame, loan_behaviour: np.ndarray, scale: float
+) -> pd.DataFrame:
     """Monthly card statements: utilisation and missed minimum payments follow behaviour."""
     started = np.floor(-previous["DAYS_DECISION"].to_numpy() / _MONTH).astype(int)
     cards = (previous["NAME_CONTRACT_TYPE"].to_numpy() == "Revolving loans") & (
@@ -556,6 +632,70 @@ def _per_client(client: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     return np.where(rows > 0, total / np.maximum(rows, 1), np.nan)
 
 
+def _summarise_instalments(table: pd.DataFrame, c: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    paid = table["DAYS_ENTRY_PAYMENT"].notna().to_numpy()
+    late_days = (table["DAYS_ENTRY_PAYMENT"] - table["DAYS_INSTALMENT"]).to_numpy()
+    short = (table["AMT_PAYMENT"] < table["AMT_INSTALMENT"] - 1).to_numpy()
+    max_late = np.full(n, -np.inf)
+    np.maximum.at(max_late, c[paid], late_days[paid])
+    return {
+        "late_share": _per_client(c[paid], late_days[paid] > 0, n),
+        "short_share": _per_client(c[paid], short[paid], n),
+        "max_late": max_late,
+        "record": np.bincount(c, minlength=n),
+    }
+
+
+def _summarise_pos_cash(table: pd.DataFrame, c: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    return {"pos_dpd": _per_client(c, table["SK_DPD"].to_numpy() > 0, n)}
+
+
+def _summarise_bureau(table: pd.DataFrame, c: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    active = (table["CREDIT_ACTIVE"] == "Active").to_numpy()
+    debt = np.nan_to_num(table["AMT_CREDIT_SUM_DEBT"].to_numpy()) * active
+    return {
+        "overdue": _per_client(c, table["AMT_CREDIT_SUM_OVERDUE"].to_numpy() > 0, n) > 0,
+        "debt": np.bincount(c, weights=debt, minlength=n),
+        "has_bureau": np.bincount(c, minlength=n) > 0,
+    }
+
+
+def _summarise_bureau_balance(table: pd.DataFrame, c: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    status = pd.Categorical(table["STATUS"])
+    codes = status.codes
+    late_codes = [i for i, code in enumerate(status.categories) if code in "12345"]
+    known = codes != list(status.categories).index("X")
+    return {"bb_late": _per_client(c[known], np.isin(codes[known], late_codes), n)}
+
+
+def _summarise_previous(table: pd.DataFrame, c: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    refused = (table["NAME_CONTRACT_STATUS"] == "Refused").to_numpy()
+    recent = refused & (table["DAYS_DECISION"].to_numpy() > -365)
+    return {
+        "refused_share": _per_client(c, refused, n),
+        "recent_refused": np.bincount(c, weights=recent, minlength=n),
+    }
+
+
+def _summarise_credit_card(table: pd.DataFrame, c: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    utilisation = (table["AMT_BALANCE"] / table["AMT_CREDIT_LIMIT_ACTUAL"]).to_numpy()
+    return {
+        "utilisation": _per_client(c, utilisation, n),
+        "card_late": _per_client(c, table["SK_DPD"].to_numpy() > 0, n),
+    }
+
+
+# Each table's summary from its rows and each row's client position.
+_SUMMARIES: dict[str, Callable[[pd.DataFrame, np.ndarray, int], dict[str, np.ndarray]]] = {
+    INSTALMENTS: _summarise_instalments,
+    POS_CASH: _summarise_pos_cash,
+    BUREAU: _summarise_bureau,
+    BUREAU_BALANCE: _summarise_bureau_balance,
+    PREVIOUS: _summarise_previous,
+    CREDIT_CARD: _summarise_credit_card,
+}
+
+
 def summarise(
     name: str, table: pd.DataFrame, index: pd.Index, bureau: pd.DataFrame | None = None
 ) -> dict[str, np.ndarray]:
@@ -564,59 +704,15 @@ def summarise(
     ``bureau`` links bureau_balance rows to clients. Tables are summarised one at a time, so
     generation never needs every table in memory at once.
     """
-    n = len(index)
-
-    def rows_of(frame: pd.DataFrame, key: pd.Series | np.ndarray | None = None) -> np.ndarray:
-        return index.get_indexer(frame[ID_COLUMN] if key is None else key)
-
-    if name == INSTALMENTS:
-        c = rows_of(table)
-        paid = table["DAYS_ENTRY_PAYMENT"].notna().to_numpy()
-        late_days = (table["DAYS_ENTRY_PAYMENT"] - table["DAYS_INSTALMENT"]).to_numpy()
-        short = (table["AMT_PAYMENT"] < table["AMT_INSTALMENT"] - 1).to_numpy()
-        max_late = np.full(n, -np.inf)
-        np.maximum.at(max_late, c[paid], late_days[paid])
-        return {
-            "late_share": _per_client(c[paid], late_days[paid] > 0, n),
-            "short_share": _per_client(c[paid], short[paid], n),
-            "max_late": max_late,
-            "record": np.bincount(c, minlength=n),
-        }
-    if name == POS_CASH:
-        return {"pos_dpd": _per_client(rows_of(table), table["SK_DPD"].to_numpy() > 0, n)}
-    if name == BUREAU:
-        cb = rows_of(table)
-        active = (table["CREDIT_ACTIVE"] == "Active").to_numpy()
-        debt = np.nan_to_num(table["AMT_CREDIT_SUM_DEBT"].to_numpy()) * active
-        return {
-            "overdue": _per_client(cb, table["AMT_CREDIT_SUM_OVERDUE"].to_numpy() > 0, n) > 0,
-            "debt": np.bincount(cb, weights=debt, minlength=n),
-            "has_bureau": np.bincount(cb, minlength=n) > 0,
-        }
+    summarise_table = _SUMMARIES[name]
     if name == BUREAU_BALANCE:
+        if bureau is None:
+            raise ValueError("bureau_balance rows reach their clients through bureau")
         owner = pd.Series(bureau[ID_COLUMN].to_numpy(), index=bureau[BUREAU_ID].to_numpy())
-        cbb = rows_of(table, owner.reindex(table[BUREAU_ID].to_numpy()).to_numpy())
-        status = pd.Categorical(table["STATUS"])
-        codes = status.codes
-        late_codes = [i for i, c in enumerate(status.categories) if c in "12345"]
-        known = codes != list(status.categories).index("X")
-        return {"bb_late": _per_client(cbb[known], np.isin(codes[known], late_codes), n)}
-    if name == PREVIOUS:
-        cp = rows_of(table)
-        refused = (table["NAME_CONTRACT_STATUS"] == "Refused").to_numpy()
-        recent = refused & (table["DAYS_DECISION"].to_numpy() > -365)
-        return {
-            "refused_share": _per_client(cp, refused, n),
-            "recent_refused": np.bincount(cp, weights=recent, minlength=n),
-        }
-    if name == CREDIT_CARD:
-        cc = rows_of(table)
-        utilisation = (table["AMT_BALANCE"] / table["AMT_CREDIT_LIMIT_ACTUAL"]).to_numpy()
-        return {
-            "utilisation": _per_client(cc, utilisation, n),
-            "card_late": _per_client(cc, table["SK_DPD"].to_numpy() > 0, n),
-        }
-    raise KeyError(name)
+        clients = pd.Index(owner.reindex(table[BUREAU_ID].to_numpy()))
+    else:
+        clients = pd.Index(table[ID_COLUMN])
+    return summarise_table(table, index.get_indexer(clients), len(index))
 
 
 def history_logit(
