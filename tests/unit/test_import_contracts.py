@@ -29,12 +29,6 @@ def _lint_imports(folder: Path, *contracts: str) -> subprocess.CompletedProcess[
     )
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="until the core and UI branches of issue 12 merge: core still imports the Home "
-    "Credit profile (and monitoring through core), own_table imports the profile's Dataset "
-    "and feature names, and the UI page imports core, settings and the profile",
-)
 def test_the_import_contracts_hold():
     result = _lint_imports(ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
