@@ -38,6 +38,7 @@ help:  ## list the targets and the variables they read
 # var ID              with DATA: the id column
 # var POSITIVE_LABEL  with DATA: the target value meaning default, when not 0/1 (e.g. bad)
 # var SCHEMA_OVERRIDE with DATA: YAML/JSON file excluding columns or setting kinds, bounds
+# var DATASET         promote: the dataset whose champion to import (default: the newest trained)
 # var FN_COST         cost of granting a loan to a defaulter (10)
 # var FP_COST         cost of refusing a client who would repay (1)
 # var PORT            port of serve / run (3000)
@@ -78,7 +79,7 @@ bench-serving: install  ## serving req/s, p50/p99 per variant and vs MLServer, w
 	$(PY) -m benchmarks.serving --markdown reports/bench-serving.md
 
 promote: install  ## import the MLflow champion into the BentoML model store
-	$(CLI) promote
+	$(CLI) promote $(if $(DATASET),--dataset $(DATASET))
 
 serve: install  ## serve the promoted model on http://127.0.0.1:$(PORT), saying what to open next
 	$(CLI) serve --host 127.0.0.1 --port $(PORT)
