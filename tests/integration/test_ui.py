@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import astuple
 
 import pandas as pd
 import pytest
@@ -54,19 +55,8 @@ def test_the_form_schema_is_the_stored_schema_read_over_http(pipeline, service_u
     served = ServiceClient(service_url).input_schema()
     assert (served.id_column, served.id_integer) == (stored.id_column, stored.id_integer)
     assert served.tables == stored.tables
-    assert served.names == stored.names
-    for mine, theirs in zip(served.fields, stored.fields, strict=True):
-        assert (mine.kind, mine.integer, mine.minimum, mine.maximum) == (
-            theirs.kind,
-            theirs.integer,
-            theirs.minimum,
-            theirs.maximum,
-        )
-        assert (mine.categories, mine.description, mine.required) == (
-            theirs.categories,
-            theirs.description,
-            theirs.required,
-        )
+    # The same fields, attribute by attribute (the UI's own type adds the example value).
+    assert [astuple(f)[:-1] for f in served.fields] == [astuple(f) for f in stored.fields]
 
 
 @pytest.mark.parametrize("decision", ["granted", "refused"])
