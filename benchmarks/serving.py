@@ -82,8 +82,14 @@ def wrk(
     if process.returncode != 0:
         raise RuntimeError(f"wrk failed on {url}")
 
+    def found(pattern: str) -> re.Match[str]:
+        match = re.search(pattern, out)
+        if match is None:
+            raise RuntimeError(f"wrk's output on {url} has no match for {pattern!r}:\n{out}")
+        return match
+
     def latency(p: str) -> float:
-        value, unit = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out).groups()
+        value, unit = found(rf"\s{p}%\s+([\d.]+)(us|ms|s)").groups()
         return float(value) * {"us": 1e-3, "ms": 1, "s": 1e3}[unit]
 
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -92,7 +98,7 @@ def wrk(
     )
     errors = int(non2xx.group(1)) if non2xx else 0
     errors += sum(map(int, sockets.groups())) if sockets else 0
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    rps = float(found(r"Requests/sec:\s+([\d.]+)").group(1))
     return Result(name, clients, rps, latency("50"), latency("99"), errors, note)
 
 
@@ -264,6 +270,8 @@ def main(
     folder = home / "models" / "credit_scoring"
     model_dir = folder / (folder / "latest").read_text().strip()
     scorer = Scorer.load(model_dir)
+    if scorer.reference is None:
+        raise RuntimeError(f"model {model_dir} was promoted without a reference sample")
     rows = scorer.reference.drop(columns=[scorer.schema.target_column]).head(500)
     results: list[Result] = []
     with tempfile.TemporaryDirectory() as tmp:

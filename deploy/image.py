@@ -72,6 +72,8 @@ def promoted_model() -> tuple[str, str, str]:
         model = bentoml.models.get(f"{name}:latest")
     except bentoml.exceptions.NotFound as error:
         raise ToolError(f"no model {name!r} in the BentoML store: `make train promote`") from error
+    if model.tag.version is None:  # a stored model always has one
+        raise ToolError(f"model {model.tag} in the BentoML store has no version")
     return str(model.tag), model.tag.version, model.info.labels.get("mlflow_run_id", "unknown")
 
 
@@ -251,6 +253,7 @@ def _build(
     watch.step("export", started)
 
     image_size = int(engine.inspect_image(target)["Size"])
+    archive_size = archive.stat().st_size
     info = {
         "image": target,
         "backend": engine.backend,
@@ -261,7 +264,7 @@ def _build(
         "bento_tag": bento_tag,
         "archive": str(archive.relative_to(ROOT)),
         "image_bytes": image_size,
-        "archive_bytes": archive.stat().st_size,
+        "archive_bytes": archive_size,
         "seconds": {k: round(v, 1) for k, v in watch.steps.items()}
         | {"total": round(watch.total, 1)},
     }
@@ -271,7 +274,7 @@ def _build(
         f"build     {watch.total:.0f} s ("
         + ", ".join(f"{k} {v:.0f} s" for k, v in watch.steps.items())
         + ")\n"
-        f"size      {_mib(image_size)} image, {_mib(info['archive_bytes'])} archive\n"
+        f"size      {_mib(image_size)} image, {_mib(archive_size)} archive\n"
         f"archive   {info['archive']}\n"
     )
 

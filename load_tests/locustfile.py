@@ -70,15 +70,15 @@ def _applicant_pool() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         for name, by_key in groups.items():
             if name == BUREAU_BALANCE:
                 credits = [c[BUREAU_ID] for c in history.get(BUREAU, ())]
-                rows = [r for c in credits for r in by_key.get(c, ())]
+                linked = [r for c in credits for r in by_key.get(c, ())]
             else:
-                rows = by_key.get(client, [])
-            if rows:
-                history[name] = rows[:MAX_HISTORY_ROWS]
+                linked = by_key.get(client, [])
+            if linked:
+                history[name] = linked[:MAX_HISTORY_ROWS]
         with_history.append(history)
     applications = _records(table)
-    for rows in (applications, with_history):
-        for row in rows:
+    for pool in (applications, with_history):
+        for row in pool:
             row["SK_ID_CURR"] += ID_OFFSET
     return applications, with_history
 
@@ -198,11 +198,15 @@ class StepLoad(LoadTestShape):
         self._stopped = False
 
     def _snapshot(self) -> tuple[dict[int, int], int, int, float]:
+        if self.runner is None:
+            raise RuntimeError("a load shape measures only inside a running Locust runner")
         total = self.runner.stats.total
         return dict(total.response_times), total.num_requests, total.num_failures, time.time()
 
-    def _close_step(self, users: int) -> dict[str, float]:
-        times0, requests0, failures0, t0 = self._mark
+    def _close_step(
+        self, mark: tuple[dict[int, int], int, int, float], users: int
+    ) -> dict[str, float]:
+        times0, requests0, failures0, t0 = mark
         times1, requests1, failures1, t1 = self._snapshot()
         window = {k: v - times0.get(k, 0) for k, v in times1.items() if v - times0.get(k, 0)}
         requests = requests1 - requests0
@@ -231,7 +235,7 @@ class StepLoad(LoadTestShape):
         if self._mark is None and into_step >= self.settle_seconds:
             self._mark = self._snapshot()
         if self._mark is not None and into_step < self.settle_seconds:  # a step just ended
-            step = self._close_step(users - self.step_users)
+            step = self._close_step(self._mark, users - self.step_users)
             self._mark = None
             over = step["p95_ms"] > self.budget_ms or step["failures"] > 0
             if over or users > self.max_users:

@@ -44,7 +44,7 @@ class FieldSpec:
         """The value's type with its constraints inside, so the JSON schema (OpenAPI) shows
         them as minimum/maximum/enum, next to ``null`` for a missing value."""
         if self.kind == "categorical":
-            return Literal[self.categories]  # type: ignore[valid-type]
+            return Literal[self.categories]
         return number_type(self.integer, self.minimum, self.maximum)
 
 

@@ -41,6 +41,14 @@ MODEL_FILE, SCHEMA_FILE, META_FILE, REFERENCE_FILE = (
 REFERENCE_TABLE_FILE = "reference_{}.parquet"
 
 
+def dense(predicted: object) -> np.ndarray:
+    """A LightGBM prediction as the array it is: ``Booster.predict`` is typed for sparse input
+    too (a sparse matrix, or a list of them), but a dense input gives a dense array."""
+    if not isinstance(predicted, np.ndarray):
+        raise TypeError(f"expected a dense prediction, got {type(predicted).__name__}")
+    return predicted
+
+
 @dataclass
 class Explanation:
     probability: np.ndarray  # (n,), calibrated
@@ -77,7 +85,7 @@ class Scorer:
     ) -> np.ndarray:
         """The model's log-odds of default, before calibration."""
         features = self.features(applications, histories).to_numpy()
-        return self.booster.predict(features, raw_score=True, num_threads=PREDICT_THREADS)
+        return dense(self.booster.predict(features, raw_score=True, num_threads=PREDICT_THREADS))
 
     def predict_proba(
         self, applications: pd.DataFrame, histories: Histories | None = None
@@ -94,14 +102,18 @@ class Scorer:
         calibrated one, as in ``predict_proba``.
         """
         features = self.features(applications, histories)
-        contrib = self.booster.predict(
-            features.to_numpy(), pred_contrib=True, num_threads=PREDICT_THREADS
+        contrib = dense(
+            self.booster.predict(
+                features.to_numpy(), pred_contrib=True, num_threads=PREDICT_THREADS
+            )
         )
         contributions, base = contrib[:, :-1], contrib[:, -1]
         raw_score = contrib.sum(axis=1)
         return Explanation(self.calibration.apply(raw_score), contributions, base, features)
 
-    def reference_rows(self, client_ids: list[int]) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    def reference_rows(
+        self, client_ids: list[int] | list[str] | list[int | str]
+    ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
         """Reference clients' applications (in the order asked, without the target) and their
         history rows, ready to score by id. Raises KeyError naming the unknown ids."""
         if self.reference is None:

@@ -114,7 +114,7 @@ def row_model(spec: HistoryTable) -> type[BaseModel]:
         if spec.link.parent is None and column == spec.link.key:
             continue
         if column in spec.categories:
-            kind: Any = Literal[spec.categories[column]]  # type: ignore[valid-type]
+            kind: Any = Literal[spec.categories[column]]
         elif column in spec.row_ids:
             kind = json_id_type()
         else:

@@ -96,6 +96,13 @@ def load_promoted(model: str) -> tuple[Scorer, str]:
     return scorer, str(stored.tag)
 
 
+def _reference(scorer: Scorer) -> pd.DataFrame:
+    """The scorer's reference sample, which drift needs (``load_promoted`` checks it is there)."""
+    if scorer.reference is None:
+        raise DriftError("the model was promoted without a reference sample")
+    return scorer.reference
+
+
 def _blank_sentinels(frame: pd.DataFrame, sentinels: Mapping[str, float]) -> None:
     """A sentinel (a "not employed" far outside every real duration) would stretch PSI's
     equal-width bins so far that all real values share one bin: compare the measurements."""
@@ -114,7 +121,7 @@ def watched_fields(scorer: Scorer, top: int) -> list[str]:
     names = scorer.schema.names
     if top <= 0:
         return names
-    reference = scorer.reference
+    reference = _reference(scorer)
     contributions = scorer.explain(reference).contributions
     importance = pd.Series(np.abs(contributions).mean(axis=0), index=scorer.feature_names)
     sample = reference.head(200)
@@ -278,10 +285,11 @@ def run(
     window, current = current_window(
         read_log(log_path), fields, scorer.schema.names, tag, since, until
     )
-    reference = scorer.reference.reindex(columns=fields)
+    sample = _reference(scorer)
+    reference = sample.reindex(columns=fields)
     # Scored as the service scores a new application today: from its fields alone (requests
     # carry no histories yet), so the comparison measures the applicants, not the input gap.
-    reference[PREDICTION] = scorer.predict_proba(scorer.reference)
+    reference[PREDICTION] = scorer.predict_proba(sample)
     sentinels = get_profile(scorer.schema.profile).sentinels
     for frame in (reference, current):
         _blank_sentinels(frame, sentinels)

@@ -46,8 +46,9 @@ def many_categoricals(rows: int = 800, seed: int = 1) -> pd.DataFrame:
         values = rng.integers(0, levels, rows)
         frame[f"cat_{k}"] = [f"level_{v}" for v in values]
         log_odds += 0.25 * (values == 0) * (k % 3)
-    frame["has_guarantor"] = rng.random(rows) < 0.3
-    log_odds -= 0.8 * frame["has_guarantor"]
+    has_guarantor = rng.random(rows) < 0.3
+    frame["has_guarantor"] = has_guarantor
+    log_odds -= 0.8 * has_guarantor
     utilisation = rng.random(rows)
     debt = rng.gamma(2, 5000, rows)
     log_odds += 2 * (utilisation - 0.5) + (debt - 10_000) / 10_000

@@ -64,7 +64,7 @@ def evaluate_baselines(
     numeric = [c for c in x_train.columns if c not in categorical]
     # A column with no observed value in training carries nothing; the imputer would drop it.
     numeric = [c for c in numeric if x_train[c].notna().any()]
-    models = {
+    models: dict[str, tuple[DummyClassifier | Pipeline, dict[str, object]]] = {
         "dummy": (DummyClassifier(strategy="prior"), {"strategy": "prior"}),
         "logistic": (
             logistic_pipeline(numeric, categorical, seed),

@@ -30,7 +30,7 @@ from credit_scoring.core.calibration import sigmoid
 from credit_scoring.core.cost import CostMatrix, ThresholdChoice, best_threshold
 from credit_scoring.core.dataset import DataError, Dataset
 from credit_scoring.core.features import build_features, categorical_features
-from credit_scoring.core.scorer import Scorer
+from credit_scoring.core.scorer import Scorer, dense
 from credit_scoring.own_table.table import MAX_CATEGORIES, load_own
 from credit_scoring.pipeline import baselines, report, search
 from credit_scoring.pipeline.calibrate import CalibrationChoice, choose_calibration
@@ -292,7 +292,7 @@ def evaluate(
     final: Final, part: Split, dataset: Dataset, costs: CostMatrix, beside: dict[str, float]
 ) -> Evaluation:
     """Hold-out metrics at the chosen threshold, beside the CV figures and the baselines'."""
-    raw = final.booster.predict(part.x_test.to_numpy(), raw_score=True)
+    raw = dense(final.booster.predict(part.x_test.to_numpy(), raw_score=True))
     proba = final.calibration.calibration.apply(raw)
     threshold = final.choice.threshold
     test = report.metrics_at(part.y_test, proba, threshold, costs)

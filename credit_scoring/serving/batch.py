@@ -8,6 +8,7 @@ clients may both call their first credit 1.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import count
 
@@ -24,7 +25,7 @@ from credit_scoring.core.tables import Histories, HistoryTable, parent_keys
 class Batch:
     applications: pd.DataFrame  # raw fields, for the scorer (ids are batch positions)
     histories: Histories | None  # history rows of the batch, linked by position
-    ids: list[int | None]  # the ids as sent, echoed back
+    ids: Sequence[int | str | None]  # the ids as sent, echoed back
     logged: list[dict]  # per applicant: everything sent, for the request log
 
     def __len__(self) -> int:

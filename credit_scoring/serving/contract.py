@@ -60,12 +60,17 @@ class ModelInfo(BaseModel):
 
 def response_models(
     id_column: str, id_integer: bool = True
-) -> tuple[type[Score], type[Prediction], type[Explanation]]:
+) -> tuple[type[BaseModel], type[BaseModel], type[BaseModel]]:
     """The answers with the id echoed under the served schema's id column (``loan_id``...):
     copies of the classes above with that one field renamed and retyped, in first place, so
-    answers read the same for every dataset."""
+    answers read the same for every dataset. (Copies, not subclasses: statically they are
+    only pydantic models.)"""
     id_type = int if id_integer else str
-    return tuple(_with_id(m, id_column, id_type) for m in (Score, Prediction, Explanation))
+    return (
+        _with_id(Score, id_column, id_type),
+        _with_id(Prediction, id_column, id_type),
+        _with_id(Explanation, id_column, id_type),
+    )
 
 
 def _with_id(model: type[BaseModel], id_column: str, id_type: type) -> type[BaseModel]:

@@ -13,18 +13,24 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import bentoml
 import numpy as np
 import pandas as pd
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from credit_scoring.core.parquet import read_parquet
 from credit_scoring.core.profile import get_profile
 from credit_scoring.core.request_log import LoggedScore, RequestLog
 from credit_scoring.core.schema import InputSchema
-from credit_scoring.core.scorer import REFERENCE_FILE, REFERENCE_TABLE_FILE, SCHEMA_FILE, Scorer
+from credit_scoring.core.scorer import (
+    REFERENCE_FILE,
+    REFERENCE_TABLE_FILE,
+    SCHEMA_FILE,
+    Decision,
+    Scorer,
+)
 from credit_scoring.core.tables import client_rows, parent_keys
 from credit_scoring.serving import bentoml_fixes
 from credit_scoring.serving.auth import BearerTokenMiddleware
@@ -109,17 +115,27 @@ def _example() -> list[dict]:
 
 
 SCHEMA = _stored_schema()
-Application = SCHEMA.request_model()
-# Answers echo the id under the schema's id column.
-Score, Prediction, Explanation = response_models(SCHEMA.id_column, SCHEMA.id_integer)
-ClientIds = Annotated[
-    list[SCHEMA.id_type()],  # type: ignore[valid-type]
-    Field(min_length=1, max_length=MAX_ROWS_PER_REQUEST),
-]
-Applications = Annotated[
-    list[Application],  # type: ignore[valid-type]
-    Field(max_length=MAX_ROWS_PER_REQUEST, examples=[_example()]),
-]
+if TYPE_CHECKING:
+    # The models below are built at run time from the stored schema, which mypy cannot read:
+    # statically they are pydantic models, and an id is an integer or a string.
+    Application = BaseModel
+    Score = BaseModel
+    Prediction = BaseModel
+    Explanation = BaseModel
+    ClientIds = list[int | str]
+    Applications = list[BaseModel]
+else:
+    Application = SCHEMA.request_model()
+    # Answers echo the id under the schema's id column.
+    Score, Prediction, Explanation = response_models(SCHEMA.id_column, SCHEMA.id_integer)
+    ClientIds = Annotated[
+        list[SCHEMA.id_type()],
+        Field(min_length=1, max_length=MAX_ROWS_PER_REQUEST),
+    ]
+    Applications = Annotated[
+        list[Application],
+        Field(max_length=MAX_ROWS_PER_REQUEST, examples=[_example()]),
+    ]
 
 
 @bentoml.service(
@@ -188,7 +204,7 @@ class CreditScoring:
         endpoint: str,
         batch: Batch,
         probability: np.ndarray,
-        decisions: list[str],
+        decisions: list[Decision],
         started: float,
     ) -> None:
         self.request_log.append(
@@ -264,12 +280,13 @@ class CreditScoring:
         id column."""
         return self._explanations(self._reference_batch(client_ids), "explain_client")
 
-    def _reference_batch(self, client_ids: list[int]) -> Batch:
+    def _reference_batch(self, client_ids: list[int | str]) -> Batch:
         try:
             applications, histories = self.scorer.reference_rows(client_ids)
         except KeyError as error:
             raise bentoml.exceptions.NotFound(str(error.args[0])) from error
-        fields = applications.astype(object).where(applications.notna(), None)
+        # pandas-stubs leave out None as `other`, which pandas accepts: missing -> None.
+        fields = applications.astype(object).where(applications.notna(), None)  # type: ignore[call-overload]
         return Batch(applications, histories, client_ids, fields.to_dict(orient="records"))
 
     @bentoml.api
@@ -302,7 +319,9 @@ def _log_event(event: str, **fields: object) -> None:
     log.info(json.dumps({"event": event, "pid": os.getpid(), **fields}, default=str))
 
 
-CreditScoring.add_asgi_middleware(BodySizeLimitMiddleware, max_bytes=MAX_BODY_BYTES)
-CreditScoring.add_asgi_middleware(JsonContentTypeMiddleware)
+# @bentoml.service made CreditScoring a bentoml.Service, which has add_asgi_middleware; mypy
+# does not apply class decorators and still sees the plain class.
+CreditScoring.add_asgi_middleware(BodySizeLimitMiddleware, max_bytes=MAX_BODY_BYTES)  # type: ignore[attr-defined]
+CreditScoring.add_asgi_middleware(JsonContentTypeMiddleware)  # type: ignore[attr-defined]
 if SETTINGS.api_key:
-    CreditScoring.add_asgi_middleware(BearerTokenMiddleware, token=SETTINGS.api_key)
+    CreditScoring.add_asgi_middleware(BearerTokenMiddleware, token=SETTINGS.api_key)  # type: ignore[attr-defined]

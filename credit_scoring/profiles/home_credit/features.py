@@ -143,7 +143,7 @@ def _bureau_balance_per_credit(balance: pd.DataFrame) -> pd.DataFrame:
     level = _lookup(balance["STATUS"], {str(k): float(k) for k in range(6)})
     known = level.notna() | _is(balance["STATUS"], "C").astype(bool)
     late = (level > 0).astype(float)
-    parts = {
+    parts: Columns = {
         BUREAU_ID: balance[BUREAU_ID],
         "known": known.astype(float),
         "late": late,

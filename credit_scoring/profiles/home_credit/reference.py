@@ -39,7 +39,10 @@ class ColumnFacts:
 
 def _parse_line(line: str) -> ColumnFacts:
     _, name, dtype, missing, values, description = (p.strip() for p in line.split("|", 5))
-    missing_rate = float(re.search(r"\(([\d.]+)%\)", missing).group(1)) / 100
+    rate = re.search(r"\(([\d.]+)%\)", missing)
+    if rate is None:
+        raise ValueError(f"no missing rate such as '(12.3%)' in the column line: {line!r}")
+    missing_rate = float(rate.group(1)) / 100
     stats: dict[str, float] = {}
     categories: dict[str, int] = {}
     if values.startswith("categories:"):

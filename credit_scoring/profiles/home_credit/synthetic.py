@@ -291,7 +291,7 @@ def shift_population(
     employed = shifted["DAYS_EMPLOYED"] != SENTINEL_DAYS
     earliest = shifted["DAYS_BIRTH"] + round(18 * _DAYS_PER_YEAR)
     shifted["DAYS_EMPLOYED"] = shifted["DAYS_EMPLOYED"].where(
-        ~employed, np.maximum(shifted["DAYS_EMPLOYED"], earliest)
+        ~employed, shifted["DAYS_EMPLOYED"].clip(lower=earliest)
     )
     for name in ("AMT_CREDIT", "AMT_ANNUITY", "AMT_GOODS_PRICE"):
         shifted[name] = np.round(shifted[name] * shift.credit_factor, 1)
