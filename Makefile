@@ -39,6 +39,8 @@ help:  ## list the targets and the variables they read
 # var POSITIVE_LABEL  with DATA: the target value meaning default, when not 0/1 (e.g. bad)
 # var SCHEMA_OVERRIDE with DATA: YAML/JSON file excluding columns or setting kinds, bounds
 # var DATASET         promote: the dataset whose champion to import (default: the newest trained)
+# var JUSTIFICATION   promote: why a model the fairness gate refuses is promoted anyway (with REVIEWER)
+# var REVIEWER        promote: who decided the override (recorded with the model and in its card)
 # var FN_COST         cost of granting a loan to a defaulter (10)
 # var FP_COST         cost of refusing a client who would repay (1)
 # var PORT            port of serve / run (3000)
@@ -79,7 +81,8 @@ bench-serving: install  ## serving req/s, p50/p99 per variant and vs MLServer, w
 	$(PY) -m benchmarks.serving --markdown reports/bench-serving.md
 
 promote: install  ## import the MLflow champion into the BentoML model store
-	$(CLI) promote $(if $(DATASET),--dataset $(DATASET))
+	$(CLI) promote $(if $(DATASET),--dataset $(DATASET)) \
+	  $(if $(JUSTIFICATION),--justification "$(JUSTIFICATION)" --reviewer "$(REVIEWER)")
 
 serve: install  ## serve the promoted model on http://127.0.0.1:$(PORT), saying what to open next
 	$(CLI) serve --host 127.0.0.1 --port $(PORT)

@@ -122,6 +122,11 @@ def train(
     max_categories: int = typer.Option(
         None, min=2, help="With --data: most distinct values a text column may have [50]"
     ),
+    include_protected: list[str] = typer.Option(
+        [],
+        help="A protected attribute to use as a model input anyway (repeatable); recorded and "
+        "flagged in every report. Default: protected attributes are audited, never inputs",
+    ),
 ) -> None:
     """Train and log one MLflow run (a nested run per configuration, a run per baseline);
     register the model under its dataset's name and crown it champion when it wins."""
@@ -137,7 +142,17 @@ def train(
         own = own_table(data, target, id_column, positive_label, schema_override, max_categories)
         costs = CostMatrix(fn_cost=fn_cost, fp_cost=fp_cost)
         chosen = cast(Source, source)
-        options = TrainOptions(chosen, rows, trials, folds, max_trees, seed, costs, own)
+        options = TrainOptions(
+            chosen,
+            rows,
+            trials,
+            folds,
+            max_trees,
+            seed,
+            costs,
+            own,
+            include_protected=tuple(include_protected),
+        )
         run(options, PipelineSettings())
 
 
@@ -149,19 +164,31 @@ def promote(
         "[default: the dataset of the newest registered version]",
     ),
     run_id: str = typer.Option(None, help="Promote this MLflow run instead of a champion"),
+    min_air: float = typer.Option(
+        0.8, help="Fairness gate: refuse when a group's adverse impact ratio is below this"
+    ),
+    max_auc_gap: float = typer.Option(
+        0.1, help="Fairness gate: refuse when two groups' ROC AUC differ by more than this"
+    ),
+    justification: str = typer.Option(
+        None, help="Promote although the fairness gate refuses: why (recorded with the model)"
+    ),
+    reviewer: str = typer.Option(None, help="With --justification: who decided (recorded)"),
 ) -> None:
     """Import a dataset's champion (or the run given) into the BentoML model store, as
     CREDIT_MODEL_NAME (what `serve` serves)."""
     if dataset and run_id:
         raise typer.BadParameter("give --dataset or --run-id, not both")
     with _errors_in_one_line():
-        from credit_scoring.pipeline.promote import champion_of
+        from credit_scoring.pipeline.fairness import GateBounds
+        from credit_scoring.pipeline.promote import Override, champion_of
         from credit_scoring.pipeline.promote import promote as copy
         from credit_scoring.pipeline.settings import PipelineSettings
 
         settings = PipelineSettings()
+        override = Override.given(justification, reviewer)
         chosen = run_id or champion_of(settings, dataset)
-        model = copy(settings, chosen)
+        model = copy(settings, chosen, GateBounds(min_air, max_auc_gap), override)
         logging.getLogger("promote").info(
             "promoted MLflow run %s as BentoML model %s", chosen, model.tag
         )

@@ -64,6 +64,9 @@ class Profile:
     features: FeatureHook = no_features
     # Column -> the value that means "not a measurement" (drift compares the measurements).
     sentinels: Mapping[str, float] = field(default_factory=dict)
+    # Protected column -> its values as readable audit groups (age bands from a birth date);
+    # a column without one is grouped by category, or by quartile when numeric.
+    audit_groups: Mapping[str, Callable[[pd.Series], pd.Series]] = field(default_factory=dict)
 
     def history_tables(self, names: tuple[str, ...]) -> dict[str, HistoryTable]:
         """The specs of these tables, in that order."""

@@ -39,6 +39,12 @@ class FieldSpec:
     categories: tuple[str, ...] = ()
     description: str = ""
     required: bool = False  # a request must carry it (a user's column never missing in training)
+    # A protected attribute (gender, age, race...): kept for the fairness audit and accepted in
+    # requests, never a model input unless training includes it explicitly.
+    protected: bool = False
+    # The protected fields this one is computed from (an age band from a birth date): it follows
+    # their rule, so the model cannot read the attribute back through it.
+    derived_from: tuple[str, ...] = ()
 
     def python_type(self) -> Any:
         """The value's type with its constraints inside, so the JSON schema (OpenAPI) shows
@@ -72,6 +78,17 @@ class InputSchema:
     def field(self, name: str) -> FieldSpec:
         return next(f for f in self.fields if f.name == name)
 
+    @property
+    def protected(self) -> list[str]:
+        """The protected attributes, in schema order."""
+        return [f.name for f in self.fields if f.protected]
+
+    def protected_inputs(self) -> list[str]:
+        """Raw fields that carry a protected attribute: the attributes themselves and the
+        fields declared as derived from one of them."""
+        attributes = set(self.protected)
+        return [f.name for f in self.fields if f.protected or attributes & set(f.derived_from)]
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)
 
@@ -86,7 +103,14 @@ class InputSchema:
                 "version): retrain and promote the model"
             )
         specs = tuple(
-            FieldSpec(**{**f, "categories": tuple(f["categories"])}) for f in raw.pop("fields")
+            FieldSpec(
+                **{
+                    **f,
+                    "categories": tuple(f["categories"]),
+                    "derived_from": tuple(f.get("derived_from", ())),
+                }
+            )
+            for f in raw.pop("fields")
         )
         return cls(fields=specs, **{**raw, "tables": tuple(raw.get("tables", ()))})
 

@@ -39,6 +39,8 @@ MODEL_FILE, SCHEMA_FILE, META_FILE, REFERENCE_FILE = (
     "reference.parquet",
 )
 REFERENCE_TABLE_FILE = "reference_{}.parquet"
+# The model card (pipeline.model_card writes it, the service serves it at GET /model_card).
+CARD_MD, CARD_HTML = "model_card.md", "model_card.html"
 
 
 def dense(predicted: object) -> np.ndarray:

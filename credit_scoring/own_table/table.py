@@ -40,7 +40,17 @@ MAX_CATEGORIES = 50
 MIN_CLASS_ROWS = 20  # fewer defaulters (or payers) than this cannot be cross-validated and tested
 RESPONSE_FIELDS = {"probability", "decision", "threshold", "top_features", "base_value"}
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_OVERRIDE_KEYS = {"kind", "integer", "minimum", "maximum", "categories", "description", "required"}
+_OVERRIDE_KEYS = {
+    "kind",
+    "integer",
+    "minimum",
+    "maximum",
+    "categories",
+    "description",
+    "required",
+    "derived_from",
+}
+_TOP_KEYS = {"exclude", "columns", "name", "protected"}
 
 
 def _examples(values: Any, n: int = 5) -> list:
@@ -150,12 +160,15 @@ def _check_names(columns: list[str]) -> None:
 
 @dataclass(frozen=True)
 class Override:
-    """The override file: columns to leave out, and per-column settings that win over
-    inference (kind, integer, minimum, maximum, categories, description, required)."""
+    """The override file: columns to leave out, protected attributes (audited, not model
+    inputs), and per-column settings that win over inference (kind, integer, minimum, maximum,
+    categories, description, required, derived_from: the protected columns it is computed
+    from)."""
 
     exclude: tuple[str, ...] = ()
     columns: dict[str, dict[str, Any]] | None = None
     name: str | None = None
+    protected: tuple[str, ...] = ()
 
     @classmethod
     def read(cls, path: Path | None) -> Override:
@@ -165,10 +178,10 @@ class Override:
             raw = yaml.safe_load(Path(path).read_text("utf-8")) or {}  # JSON is YAML too
         except (OSError, yaml.YAMLError) as error:
             raise DataError(f"schema override {path}: cannot be read ({error})") from error
-        if not isinstance(raw, dict) or set(raw) - {"exclude", "columns", "name"}:
+        if not isinstance(raw, dict) or set(raw) - _TOP_KEYS:
             raise DataError(
-                f"schema override {path}: expected a mapping with keys exclude, columns, name; "
-                f"found {sorted(raw) if isinstance(raw, dict) else type(raw).__name__}"
+                f"schema override {path}: expected a mapping with keys exclude, columns, name, "
+                f"protected; found {sorted(raw) if isinstance(raw, dict) else type(raw).__name__}"
             )
         columns = raw.get("columns") or {}
         if not isinstance(columns, dict):
@@ -191,7 +204,28 @@ class Override:
                     f"schema override {path}: column {column!r}: kind must be numeric or "
                     f"categorical, not {kind!r}"
                 )
-        return cls(tuple(raw.get("exclude") or ()), columns, raw.get("name"))
+        protected = _names_list(raw.get("protected"), f"schema override {path}: protected")
+        for column, settings in columns.items():
+            derived = _names_list(
+                (settings or {}).get("derived_from"),
+                f"schema override {path}: column {column!r}: derived_from",
+            )
+            if set(derived) - set(protected):
+                raise DataError(
+                    f"schema override {path}: column {column!r} is derived_from "
+                    f"{sorted(set(derived) - set(protected))}, which are not listed under "
+                    f"protected {list(protected)}"
+                )
+        return cls(tuple(raw.get("exclude") or ()), columns, raw.get("name"), protected)
+
+
+def _names_list(value: Any, where: str) -> tuple[str, ...]:
+    """A list of column names in the override file (absent = none)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise DataError(f"{where} must be a list of column names, e.g. [afam, single]")
+    return tuple(value)
 
 
 def _is_number(values: pd.Series) -> bool:
@@ -242,6 +276,8 @@ def _infer(
             required=required,
         )
     settings = {k: v for k, v in settings.items() if k not in ("kind", "categories")}
+    if "derived_from" in settings:
+        settings["derived_from"] = tuple(settings["derived_from"])
     return replace(spec, **settings), values
 
 
@@ -257,13 +293,19 @@ def infer_schema(
     """The schema of every column but id and target, and the table typed as it says."""
     override = override or Override()
     columns = [c for c in table.columns if c not in (id_column, target_column)]
-    for listed in (*override.exclude, *(override.columns or {})):
+    for listed in (*override.exclude, *(override.columns or {}), *override.protected):
         if listed not in columns:
             raise DataError(
                 f"schema override names column {listed!r}, which the file does not have "
                 f"(columns: {columns[:20]})"
             )
     columns = [c for c in columns if c not in override.exclude]
+    dropped = sorted(set(override.protected) - set(columns))
+    if dropped:
+        raise DataError(
+            f"schema override: protected columns {dropped} are also excluded: an excluded "
+            "column cannot be audited; keep it (protected columns are never model inputs)"
+        )
     if not columns:
         raise DataError("no input column left besides the id and the target")
     _check_names([id_column, *columns])
@@ -276,7 +318,7 @@ def infer_schema(
     for column in columns:
         settings = (override.columns or {}).get(column) or {}
         spec, typed[column] = _infer(table[column], settings, max_categories)
-        specs.append(spec)
+        specs.append(replace(spec, protected=column in override.protected))
     return InputSchema(
         fields=tuple(specs),
         id_column=id_column,

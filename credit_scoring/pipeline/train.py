@@ -29,10 +29,10 @@ from sklearn.model_selection import train_test_split
 from credit_scoring.core.calibration import sigmoid
 from credit_scoring.core.cost import CostMatrix, ThresholdChoice, best_threshold
 from credit_scoring.core.dataset import DataError, Dataset
-from credit_scoring.core.features import build_features, categorical_features
+from credit_scoring.core.features import build_features, model_features, protected_features
 from credit_scoring.core.scorer import Scorer, dense
 from credit_scoring.own_table.table import MAX_CATEGORIES, load_own
-from credit_scoring.pipeline import baselines, report, search
+from credit_scoring.pipeline import baselines, fairness, model_card, report, search
 from credit_scoring.pipeline.calibrate import CalibrationChoice, choose_calibration
 from credit_scoring.pipeline.git import code_version
 from credit_scoring.pipeline.registry import crown_if_better
@@ -67,6 +67,9 @@ class TrainOptions:
     seed: int = 0
     costs: CostMatrix = field(default_factory=CostMatrix)
     own: OwnTable | None = None
+    # Protected attributes the model may take as inputs anyway (recorded, flagged everywhere).
+    include_protected: tuple[str, ...] = ()
+    gate: fairness.GateBounds = field(default_factory=fairness.GateBounds)
 
 
 def own_table(
@@ -120,6 +123,7 @@ class Split:
     y_train: pd.Series
     x_test: pd.DataFrame
     y_test: np.ndarray
+    left_out: pd.DataFrame  # the protected features of every client: audit only, not inputs
 
 
 @dataclass
@@ -177,27 +181,39 @@ def load(options: TrainOptions, settings: PipelineSettings, clock: Clock) -> Dat
     return dataset
 
 
-def split(dataset: Dataset, seed: int, clock: Clock) -> Split:
-    table, schema = dataset.applications, dataset.schema
-    features = build_features(table, schema, dataset.histories)
+def split(dataset: Dataset, options: TrainOptions, clock: Clock) -> Split:
+    """Features and partition; protected attributes (and what derives from them) are kept
+    apart from the model's inputs unless ``include_protected`` names them."""
+    table, schema, seed = dataset.applications, dataset.schema, options.seed
+    every = build_features(table, schema, dataset.histories)
+    inputs = model_features(schema, options.include_protected)
+    if not inputs:
+        raise DataError(f"no model input left: every field of {schema.name!r} is protected")
+    features = every[inputs]
+    left_out = every[[c for c in protected_features(schema) if c not in inputs]]
     y = table[schema.target_column]
     train_idx, test_idx = train_test_split(
         table.index, test_size=0.2, stratify=y, random_state=seed
     )
     clock.step(
-        "features: %d columns; train/hold-out = %d/%d",
+        "features: %d columns; train/hold-out = %d/%d; protected, not inputs: %s%s",
         features.shape[1],
         len(train_idx),
         len(test_idx),
+        list(left_out.columns) or "none",
+        f"; PROTECTED INPUTS (explicit): {list(options.include_protected)}"
+        if options.include_protected
+        else "",
     )
     return Split(
-        categorical_features(schema),
+        [spec.name for spec in schema.categorical if spec.name in inputs],
         train_idx,
         test_idx,
         features.loc[train_idx],
         y[train_idx],
         features.loc[test_idx],
         y[test_idx].to_numpy(),
+        left_out,
     )
 
 
@@ -318,6 +334,38 @@ def evaluate(
     return Evaluation(metrics, test, uncalibrated, raw, proba, bayes)
 
 
+def audit_fairness(
+    dataset: Dataset, part: Split, evaluation: Evaluation, final: Final, options: TrainOptions
+) -> dict[str, Any]:
+    """The fairness audit at the decision threshold on the hold-out set (see
+    ``pipeline.fairness``), printed as a few lines; {} when no attribute is protected."""
+    schema = dataset.schema
+    if not schema.protected:
+        log.info("fairness: no protected attribute declared in schema %r: no audit", schema.name)
+        return {}
+    groups = fairness.audit_groups(dataset.applications, schema)
+    inputs = fairness.AuditInputs(
+        schema=schema,
+        x_train=part.x_train,
+        y_train=part.y_train.to_numpy(),
+        x_test=part.x_test,
+        y_test=part.y_test,
+        proba_test=evaluation.proba,
+        threshold=final.choice.threshold,
+        groups_train=groups.loc[part.train_index],
+        groups_test=groups.loc[part.test_index],
+        protected_train=part.left_out.loc[part.train_index],
+        costs=options.costs,
+        included=options.include_protected,
+    )
+    result = fairness.audit(inputs, options.gate, options.seed)
+    if "price" in result and "bayes_roc_auc" in evaluation.metrics:
+        result["price"]["bayes_auc"] = round(evaluation.metrics["bayes_roc_auc"], 4)
+    for line in fairness.summary_lines(result):
+        log.info(line)
+    return result
+
+
 def _reference(dataset: Dataset, train_index: pd.Index, seed: int):
     rows = dataset.applications.loc[train_index].sample(
         min(REFERENCE_ROWS, len(train_index)), random_state=seed
@@ -381,6 +429,8 @@ def _params(dataset: Dataset, final: Final, options: TrainOptions) -> dict[str, 
         "id_column": schema.id_column,
         "target_column": schema.target_column,
         "positive_label": options.own.positive_label if options.own else None,
+        "protected": ",".join(schema.protected) or None,
+        "include_protected": ",".join(options.include_protected) or None,
     }
 
 
@@ -435,7 +485,10 @@ def log_record(
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / SCORER_ARTIFACT
         scorer.save(folder)
+        model_card.write(folder, scorer)  # shipped in the bundle; promote rewrites it
         mlflow.log_artifacts(str(folder), artifact_path=SCORER_ARTIFACT)
+        model_card.log(folder)
+    fairness.log_to_mlflow(scorer.metadata.get("fairness", {}))
     mlflow.log_dict(json.loads(dataset.schema.to_json()), "input_schema.json")
     mlflow.log_dict({"features": scorer.feature_names}, "feature_names.json")
     mlflow.log_dict(final.calibration.calibration.to_dict(), "calibration.json")
@@ -480,7 +533,7 @@ def train(options: TrainOptions, settings: PipelineSettings) -> str:
     clock = Clock()
     version = code_version()  # before any step: the code this run actually started from
     dataset = load(options, settings, clock)
-    part = split(dataset, options.seed, clock)
+    part = split(dataset, options, clock)
     experiment_id = use_experiment(settings)
     with mlflow.start_run(experiment_id=experiment_id, run_name="lightgbm-search") as run:
         run_id = run.info.run_id
@@ -499,6 +552,8 @@ def train(options: TrainOptions, settings: PipelineSettings) -> str:
         del data
         evaluation = evaluate(final, part, dataset, options.costs, beside)
         scorer = bundle(dataset, part, final, evaluation, options, run_id, version, clock)
+        scorer.metadata["fairness"] = audit_fairness(dataset, part, evaluation, final, options)
+        clock.step("fairness audit")
         log_record(dataset, final, evaluation, scorer, options)
         log_figures(part, final, evaluation, baseline_results, options)
         name, version, crowned = register(final.booster, dataset, run_id, settings)

@@ -56,6 +56,12 @@ class ModelInfo(BaseModel):
     global_importance: dict[str, float] = Field(
         description="Mean |SHAP contribution| per feature over the reference sample"
     )
+    fairness: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Fairness audit at the threshold (per protected attribute and group, with "
+        "95% intervals), proxy check, price of exclusion, alternatives, gate verdict and the "
+        "promotion decision; {} when no attribute is protected",
+    )
 
 
 def response_models(

@@ -19,12 +19,18 @@ import bentoml
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
 
 from credit_scoring.core.parquet import read_parquet
 from credit_scoring.core.profile import get_profile
 from credit_scoring.core.request_log import LoggedScore, RequestLog
 from credit_scoring.core.schema import InputSchema
 from credit_scoring.core.scorer import (
+    CARD_HTML,
+    CARD_MD,
     REFERENCE_FILE,
     REFERENCE_TABLE_FILE,
     SCHEMA_FILE,
@@ -311,7 +317,26 @@ class CreditScoring:
             dataset=SCHEMA.name,
             reference_clients=0 if self.scorer.reference is None else len(self.scorer.reference),
             global_importance=self.importance,
+            fairness=_fairness(meta),
         )
+
+
+def _fairness(meta: dict) -> dict:
+    """The stored audit with the promotion decision (gate verdict, override) beside it."""
+    audit = meta.get("fairness") or {}
+    return audit | {"promotion": meta["promotion"]} if "promotion" in meta else audit
+
+
+async def _model_card(request: Request) -> Response:
+    """GET /model_card: the served model's card, HTML (``?format=markdown`` for Markdown)."""
+    markdown = request.query_params.get("format") == "markdown"
+    path = Path(MODEL.stored.path, CARD_MD if markdown else CARD_HTML)
+    if not path.is_file():
+        return JSONResponse(
+            {"error": "the served model has no model card: retrain and promote it"}, 404
+        )
+    text = path.read_text("utf-8")
+    return PlainTextResponse(text, media_type="text/markdown") if markdown else HTMLResponse(text)
 
 
 def _log_event(event: str, **fields: object) -> None:
@@ -323,5 +348,8 @@ def _log_event(event: str, **fields: object) -> None:
 # does not apply class decorators and still sees the plain class.
 CreditScoring.add_asgi_middleware(BodySizeLimitMiddleware, max_bytes=MAX_BODY_BYTES)  # type: ignore[attr-defined]
 CreditScoring.add_asgi_middleware(JsonContentTypeMiddleware)  # type: ignore[attr-defined]
+CreditScoring.mount_asgi_app(  # type: ignore[attr-defined]
+    Starlette(routes=[Route("/", _model_card, methods=["GET"])]), path="/model_card"
+)
 if SETTINGS.api_key:
     CreditScoring.add_asgi_middleware(BearerTokenMiddleware, token=SETTINGS.api_key)  # type: ignore[attr-defined]

@@ -3,6 +3,9 @@ of ``application_train.csv``, with validation bounds from each field's physical 
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
+
 from credit_scoring.core.schema import FieldSpec, InputSchema
 from credit_scoring.profiles.home_credit.reference import (
     ID_COLUMN,
@@ -15,6 +18,19 @@ from credit_scoring.profiles.home_credit.reference import (
 from credit_scoring.profiles.home_credit.tables import HISTORY_TABLES
 
 _HUNDRED_YEARS_IN_DAYS = -36525
+# Attributes credit law forbids deciding on (EU AI Act, Art. 10 bias examination; US ECOA /
+# Regulation B: sex, age, marital status): audited, never model inputs by default.
+PROTECTED = ("CODE_GENDER", "DAYS_BIRTH", "NAME_FAMILY_STATUS")
+_AGE_EDGES = [0, 25, 35, 45, 55, 200]  # years; the usual bands of credit fairness reviews
+_AGE_LABELS = ["under 25", "25-34", "35-44", "45-54", "55 and over"]
+_DAYS_PER_YEAR = 365.25
+
+
+def age_bands(days_birth: pd.Series) -> pd.Series:
+    """Applicants' ages in years, as the bands an audit reports (DAYS_BIRTH counts days back)."""
+    years = -pd.to_numeric(days_birth, errors="coerce") / _DAYS_PER_YEAR
+    bands = pd.cut(years, _AGE_EDGES, right=False, labels=_AGE_LABELS)
+    return bands.astype(object).where(bands.notna(), np.nan)
 
 
 def _bounds(facts: ColumnFacts) -> tuple[float | None, float | None]:
@@ -39,12 +55,14 @@ def _bounds(facts: ColumnFacts) -> tuple[float | None, float | None]:
 
 
 def _spec(facts: ColumnFacts) -> FieldSpec:
+    protected = facts.name in PROTECTED
     if facts.is_categorical:
         return FieldSpec(
             facts.name,
             "categorical",
             categories=tuple(sorted(facts.categories)),
             description=facts.description,
+            protected=protected,
         )
     low, high = _bounds(facts)
     integer = facts.dtype == "int64"
@@ -55,6 +73,7 @@ def _spec(facts: ColumnFacts) -> FieldSpec:
         minimum=low,
         maximum=high,
         description=facts.description,
+        protected=protected,
     )
 
 
