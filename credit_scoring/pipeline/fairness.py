@@ -37,6 +37,9 @@ from credit_scoring.core.schema import InputSchema
 
 log = logging.getLogger("training")
 MIN_GROUP_ROWS = 30  # fewer applicants in a group: rates too noisy to audit or to gate on
+# A group's AUC ranks its defaulters against its others: with fewer than this many of either,
+# it swings by +-0.1 from one resample to the next, so the AUC gap leaves the group out.
+MIN_CLASS_ROWS = 20
 BOOTSTRAP = 200  # resamples for the 95% intervals
 SIDE_ROWS = 5_000  # rows the side models (proxy, price, alternatives) train on, at most
 MISSING = "missing"
@@ -44,7 +47,7 @@ MISSING = "missing"
 # differences it shows come from the inputs, not from tuning.
 # About 20 fits of it per audit: kept to 40 trees of 7 leaves, so the audit costs less than a
 # search trial.
-SIDE_MODEL = {
+SIDE_MODEL: dict[str, Any] = {
     "n_estimators": 40,
     "learning_rate": 0.15,
     "num_leaves": 7,
@@ -237,12 +240,19 @@ def audit_attribute(
             "min_air_group": worst["group"],
             "min_air_ci": _interval(approvals.min(axis=1) / approvals.max(axis=1)),
         }
-    aucs = [r for r in audited if r["auc"] is not None]
+    labels = groups.to_numpy(str)
+    aucs = [r for r in audited if r["auc"] is not None and _both_classes(y[labels == r["group"]])]
     if len(aucs) >= 2:
         low, high = min(aucs, key=lambda r: r["auc"]), max(aucs, key=lambda r: r["auc"])
         result["auc_gap"] = _number(high["auc"] - low["auc"])
         result["auc_gap_groups"] = [low["group"], high["group"]]
     return result
+
+
+def _both_classes(y: np.ndarray) -> bool:
+    """Enough defaulters and others for a group's AUC to be compared."""
+    positives = int(np.sum(y == 1))
+    return min(positives, len(y) - positives) >= MIN_CLASS_ROWS
 
 
 def overall(y: np.ndarray, proba: np.ndarray, threshold: float, seed: int = 0) -> dict[str, Any]:
@@ -362,7 +372,7 @@ def _evaluate_side(
     scores, on the hold-out set: AUC, cost per client and the worst adverse impact ratio."""
     (x_train, y_train), (x_test, y_test) = train, test
     threshold = best_threshold(y_train, _cv_proba(x_train, y_train, seed)[:, 1], costs).threshold
-    proba = _side_model().fit(x_train, y_train).predict_proba(x_test)[:, 1]
+    proba = np.asarray(_side_model().fit(x_train, y_train).predict_proba(x_test))[:, 1]
     return {
         "test_auc": _number(roc_auc_score(y_test, proba)),
         "cost_per_client": _number(_cost(y_test, proba, threshold, costs)),

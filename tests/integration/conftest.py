@@ -79,7 +79,10 @@ def pipeline(tmp_path_factory) -> Pipeline:
         "--seed",
         str(SEED),
     )
-    p.run(CLI, "promote")
+    # Generated Home Credit data fails the fairness gate (applicants under 25 are riskier, so
+    # approved less: adverse impact ratio ~0.66): the serving tests promote it as a reviewer would.
+    p.run(CLI, "promote", "--justification", "integration tests on generated data", "--reviewer",
+          "tests")  # fmt: skip
     return p
 
 

@@ -64,7 +64,7 @@ def test_an_installed_package_writes_only_under_the_folder_it_runs_in(venv, tmp_
     assert "generate" in run("--help").stdout
     assert "default rate" in run("generate", "--rows", "1500").stdout
     run("train", *TINY)
-    run("promote")
+    run("promote", "--justification", "install test on generated data", "--reviewer", "tests")
 
     assert {p.name for p in folder.iterdir()} == {"data", "mlflow"}
     assert (folder / "mlflow" / "mlflow.db").is_file()
