@@ -108,7 +108,7 @@ def protected_features(schema: InputSchema) -> tuple[str, ...]:
     declared as derived from them, and each feature the profile computes from any of them.
 
     The last are found by changing those fields (between valid values) in probe applications
-    and seeing which features change, so a profile's new ratio of ``DAYS_BIRTH`` is caught
+    and seeing which features change, so a profile's new ratio of a birth date is caught
     without anyone remembering to list it."""
     carriers = set(schema.protected_inputs())
     if not carriers:

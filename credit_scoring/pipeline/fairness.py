@@ -455,12 +455,11 @@ def alternatives(
 
 
 def _strongest_proxy(proxies: dict[str, Any]) -> str | None:
-    tops = [
-        (p["top_inputs"][0]["share"], p["top_inputs"][0]["feature"])
-        for p in proxies.values()
-        if p["top_inputs"]
-    ]
-    return max(tops)[1] if tops else None
+    """The input carrying most of the attribute the inputs predict best."""
+    known = [p for p in proxies.values() if p["top_inputs"] and p["cv_auc"] is not None]
+    if not known:
+        return None
+    return max(known, key=lambda p: p["cv_auc"])["top_inputs"][0]["feature"]
 
 
 def _fairer_threshold(

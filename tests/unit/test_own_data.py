@@ -205,7 +205,7 @@ def test_override_errors(tmp_path):
         "exclude: [nothing]\n": "names column 'nothing', which the file does not have",
         "columns: {amount: {kind: money}}\n": "kind must be numeric or categorical, not 'money'",
         "columns: {amount: {max: 3}}\n": "column 'amount' has unknown keys ['max']; allowed: [",
-        "[1, 2]\n": "expected a mapping with keys exclude, columns, name; found list",
+        "[1, 2]\n": "expected a mapping with keys exclude, columns, name, protected; found list",
         "columns: {amount: 5}\n": "column 'amount' needs a mapping of settings, e.g. {minimum: 0}",
         "columns: {region: {kind: numeric}}\n": "column 'region' is declared numeric but holds "
         "text, e.g. ['n', 's'",
