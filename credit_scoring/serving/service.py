@@ -19,10 +19,8 @@ import bentoml
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
 
 from credit_scoring.core.parquet import read_parquet
 from credit_scoring.core.profile import get_profile
@@ -327,8 +325,21 @@ def _fairness(meta: dict) -> dict:
     return audit | {"promotion": meta["promotion"]} if "promotion" in meta else audit
 
 
-async def _model_card(request: Request) -> Response:
-    """GET /model_card: the served model's card, HTML (``?format=markdown`` for Markdown)."""
+class ModelCardMiddleware:
+    """``GET /model_card`` answered in front of the API (a mounted app would redirect it to
+    ``/model_card/``); everything else passes through."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/model_card" and scope["method"] == "GET":
+            return await _model_card(Request(scope))(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
+def _model_card(request: Request) -> Response:
+    """The served model's card, HTML (``?format=markdown`` for Markdown)."""
     markdown = request.query_params.get("format") == "markdown"
     path = Path(MODEL.stored.path, CARD_MD if markdown else CARD_HTML)
     if not path.is_file():
@@ -348,8 +359,6 @@ def _log_event(event: str, **fields: object) -> None:
 # does not apply class decorators and still sees the plain class.
 CreditScoring.add_asgi_middleware(BodySizeLimitMiddleware, max_bytes=MAX_BODY_BYTES)  # type: ignore[attr-defined]
 CreditScoring.add_asgi_middleware(JsonContentTypeMiddleware)  # type: ignore[attr-defined]
-CreditScoring.mount_asgi_app(  # type: ignore[attr-defined]
-    Starlette(routes=[Route("/", _model_card, methods=["GET"])]), path="/model_card"
-)
+CreditScoring.add_asgi_middleware(ModelCardMiddleware)  # type: ignore[attr-defined]
 if SETTINGS.api_key:
     CreditScoring.add_asgi_middleware(BearerTokenMiddleware, token=SETTINGS.api_key)  # type: ignore[attr-defined]
