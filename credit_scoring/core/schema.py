@@ -39,6 +39,9 @@ class FieldSpec:
     categories: tuple[str, ...] = ()
     description: str = ""
     required: bool = False  # a request must carry it (a user's column never missing in training)
+    # The plain statement a refusal cites for this field ("Low income"); fields and features
+    # sharing a statement are one reason (core.reasons). Empty: the profile's or a default.
+    reason: str = ""
 
     def python_type(self) -> Any:
         """The value's type with its constraints inside, so the JSON schema (OpenAPI) shows

@@ -38,9 +38,18 @@ from credit_scoring.own_table import NAME as PROFILE_NAME
 
 MAX_CATEGORIES = 50
 MIN_CLASS_ROWS = 20  # fewer defaulters (or payers) than this cannot be cross-validated and tested
-RESPONSE_FIELDS = {"probability", "decision", "threshold", "top_features", "base_value"}
+RESPONSE_FIELDS = {"probability", "decision", "threshold", "reasons", "base_value"}
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_OVERRIDE_KEYS = {"kind", "integer", "minimum", "maximum", "categories", "description", "required"}
+_OVERRIDE_KEYS = {
+    "kind",
+    "integer",
+    "minimum",
+    "maximum",
+    "categories",
+    "description",
+    "required",
+    "reason",  # the statement a refusal cites (default: the description, else the name)
+}
 
 
 def _examples(values: Any, n: int = 5) -> list:
@@ -151,7 +160,7 @@ def _check_names(columns: list[str]) -> None:
 @dataclass(frozen=True)
 class Override:
     """The override file: columns to leave out, and per-column settings that win over
-    inference (kind, integer, minimum, maximum, categories, description, required)."""
+    inference (kind, integer, minimum, maximum, categories, description, required, reason)."""
 
     exclude: tuple[str, ...] = ()
     columns: dict[str, dict[str, Any]] | None = None
@@ -185,6 +194,13 @@ class Override:
                     f"schema override {path}: column {column!r} has unknown keys "
                     f"{sorted(unknown)}; allowed: {sorted(_OVERRIDE_KEYS)}"
                 )
+            texts = {k: v for k, v in (settings or {}).items() if k in ("description", "reason")}
+            for key, text in texts.items():
+                if not isinstance(text, str):
+                    raise DataError(
+                        f"schema override {path}: column {column!r}: {key} must be text, "
+                        f"not {text!r}"
+                    )
             kind = (settings or {}).get("kind")
             if kind not in (None, "numeric", "categorical"):
                 raise DataError(

@@ -9,7 +9,6 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import astuple
 from pathlib import Path
 
 import httpx
@@ -23,6 +22,7 @@ from credit_scoring.core.scorer import Scorer
 from credit_scoring.own_table.examples import few_columns, many_categoricals
 from tests.integration.conftest import CLI, Pipeline, isolated_env, serve
 from tests.integration.test_pipeline import post
+from tests.integration.test_ui import same_fields
 from ui.client import ServiceClient
 
 pytestmark = pytest.mark.integration
@@ -183,9 +183,8 @@ def test_the_api_follows_the_served_schema(url, models):
     schema = ServiceClient(url).input_schema()
     _, scorer = models["loans"]
     assert (schema.id_column, schema.id_integer) == ("loan_ref", False)
-    # The same fields, attribute by attribute (the UI's own type adds the example value).
-    served = [astuple(f)[:-1] for f in schema.fields]
-    assert served == [astuple(f) for f in scorer.schema.fields]
+    # The same fields, attribute by attribute.
+    assert same_fields(schema.fields) == same_fields(scorer.schema.fields)
     meta = post(url, "metadata", {}).json()
     assert (meta["id_column"], meta["dataset"], meta["input_fields"]) == (
         "loan_ref",
@@ -206,7 +205,7 @@ def test_predict_and_explain_answer_with_the_foreign_id(url, models):
         assert answer["loan_ref"] == row["loan_ref"]
         assert answer["probability"] == pytest.approx(proba, abs=1e-9)
         assert answer["decision"] == ("refused" if proba >= scorer.threshold else "granted")
-        assert {r["feature"] for r in answer["top_features"]} == set(LOANS_FIELDS)
+        assert {r["feature"] for r in answer["reasons"]} <= set(LOANS_FIELDS)
     explained = post(url, "explain", {"applications": rows}).json()
     raw = scorer.raw_score(pd.DataFrame(rows))
     for answer, score in zip(explained, raw, strict=True):

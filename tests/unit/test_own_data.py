@@ -228,7 +228,7 @@ def test_override_errors(tmp_path):
 def test_answers_echo_the_schemas_id_first(id_column, id_integer, sent):
     score, prediction, explanation = response_models(id_column, id_integer=id_integer)
     answer = prediction(
-        **{id_column: sent}, probability=0.2, decision="granted", threshold=0.3, top_features=[]
+        **{id_column: sent}, probability=0.2, decision="granted", threshold=0.3, reasons=[]
     )
     assert list(answer.model_dump())[:2] == [id_column, "probability"]
     assert answer.model_dump()[id_column] == sent
