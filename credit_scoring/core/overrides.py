@@ -150,6 +150,9 @@ def override_rates(
 ) -> pd.DataFrame:
     """Per model decision (and per group of each ``by`` field of the logged applications):
     applicants scored, applicants whose decision an officer overrode, and the rate."""
+    unknown = [field for field in by if field not in answers]
+    if unknown:
+        raise ValueError(f"no logged application field {unknown}: the groups must be logged")
     overridden = set(overrides["client_id"])
     frame = answers.assign(
         model_decision=answers["decision"], overridden=answers["client_id"].isin(overridden)

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from credit_scoring.core.schema import InputSchema
 from credit_scoring.core.scorer import SCHEMA_FILE, Scorer
 from tests.integration.conftest import Pipeline, free_port, serve
-from tests.integration.test_pipeline import applicants
+from tests.integration.test_pipeline import applicants, post
 from ui.charts import waterfall_rows
 from ui.client import ServedField, ServiceClient
 from ui.launch import APP
@@ -194,6 +194,11 @@ def test_missing_or_wrong_api_key_is_reported(monkeypatch, keyed_service_url, ap
     app = page(monkeypatch, keyed_service_url, api_key)
     assert "HTTP 401" in errors(app) and "CREDIT_API_KEY" in errors(app)
     assert not app.sidebar.radio
+
+
+def test_an_override_needs_the_api_key(keyed_service_url):
+    body = {"applicant_id": 1, "decision": "granted", "reason": "checked", "officer": "A"}
+    assert post(keyed_service_url, "override", body).status_code == 401
 
 
 def test_the_right_api_key_scores(monkeypatch, keyed_service_url):
