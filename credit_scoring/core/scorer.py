@@ -190,12 +190,20 @@ class Scorer:
         """Per feature, the median among the reference applicants this model grants (the
         most frequent category), computed once: what a refused applicant is compared with.
         NaN throughout without a reference sample."""
-        if self.reference is None:
+        explanation = self._reference_explanation
+        if explanation is None:
             return np.full(len(self.feature_names), np.nan)
-        features = self.features(self.reference, self.reference_histories)
-        granted = self.predict_proba(self.reference, self.reference_histories) < self.threshold
+        granted = explanation.probability < self.threshold
         categorical = np.isin(self.feature_names, [s.name for s in self.schema.categorical])
-        return reference_values(features.to_numpy(), granted, categorical)
+        return reference_values(explanation.features.to_numpy(), granted, categorical)
+
+    @cached_property
+    def _reference_explanation(self) -> Explanation | None:
+        """The reference sample explained once, for the reference values and the global
+        importance (building its features is most of a service's start-up)."""
+        if self.reference is None:
+            return None
+        return self.explain(self.reference, self.reference_histories)
 
     def reasons(self, explanation: Explanation, row: int) -> list[Reason]:
         """The principal reasons of a refusal (at most four, towards refusal only, grouped by
@@ -215,9 +223,9 @@ class Scorer:
 
     def global_importance(self) -> dict[str, float]:
         """Mean |SHAP contribution| per feature over the reference sample, largest first."""
-        if self.reference is None:
+        explanation = self._reference_explanation
+        if explanation is None:
             return {}
-        explanation = self.explain(self.reference, self.reference_histories)
         mean = np.abs(explanation.contributions).mean(axis=0)
         return {self.feature_names[j]: float(mean[j]) for j in np.argsort(-mean, kind="stable")}
 
