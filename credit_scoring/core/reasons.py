@@ -206,7 +206,7 @@ def adverse_reasons(
                 if math.isnan(reference[j])
                 else readable(reference[j], unit, labels),
                 unit=SHOWN_UNIT[unit],
-                contribution=round(totals[statement], 4),
+                contribution=totals[statement],  # unrounded: a tiny push stays > 0
                 features=tuple(features[k] for k in pushing),
             )
         )
