@@ -1,7 +1,7 @@
 """credit-scoring: one command line for every stage (generate, train, promote, serve, drift,
-ui, load-test, example-tables). It parses options and calls the parts; a known failure (bad
-data, no champion, unknown run, missing or bad model) prints one ``error: ...`` line and exits
-with status 1.
+overrides, ui, load-test, example-tables). It parses options and calls the parts; a known
+failure (bad data, no champion, unknown run, missing or bad model) prints one ``error: ...``
+line and exits with status 1.
 
 Paths resolve from the home folder: ``--home``, else ``CREDIT_HOME``, else the working
 directory (never the package's folder). ``ui`` and ``load-test`` are tools of the repository,
@@ -295,6 +295,43 @@ def drift(
     typer.echo(report.describe(summary, folder, drift_share))
     if fail_on_drift and summary.dataset_drift:
         raise typer.Exit(1)
+
+
+@app.command()
+def overrides(
+    log_path: Path = typer.Option(
+        None, "--log", help="Request log (SQLite) [default: env CREDIT_REQUEST_LOG]"
+    ),
+    override_log: Path = typer.Option(
+        None, help="Override log (SQLite) [default: env CREDIT_OVERRIDE_LOG]"
+    ),
+    by: list[str] = typer.Option(
+        [], help="Also per group of this logged application field (repeatable)"
+    ),
+    output: Path = typer.Option(
+        None, help="CSV file [default: <CREDIT_REPORTS_DIR>/overrides.csv, i.e. reports/]"
+    ),
+) -> None:
+    """Override rate by model decision (and by group): applicants scored, decisions officers
+    overrode, the rate; printed and written as CSV."""
+    with _errors_in_one_line(ValueError):
+        from credit_scoring.core import overrides as report
+        from credit_scoring.core.settings import CoreSettings
+
+        core = CoreSettings()
+        requests = log_path or core.request_log
+        if not requests.is_file():
+            raise ValueError(f"no request log at {requests}: nothing has been scored yet")
+        rates = report.override_rates(
+            report.latest_answers(requests),
+            report.read_overrides(override_log or core.override_log),
+            by,
+        )
+        path = output or core.reports_dir / "overrides.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rates.to_csv(path, index=False)
+    typer.echo(rates.to_string(index=False))
+    typer.echo(f"written to {path}")
 
 
 @app.command("example-tables")

@@ -1,5 +1,6 @@
 """Streamlit page for credit officers: score a client of the reference sample or a new
-application, read the decision against the threshold, its reasons, and what drives the model.
+application, read the decision against the threshold and a refusal's reasons, record an
+override, and read the fairness audit of the served model.
 
 The page talks to the scoring service over HTTP only (``ui.client``; URL and API key from the
 settings), so it works the same against `bentoml serve` and the container.
@@ -11,10 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
-from ui import charts
+from ui import charts, reasons
 from ui.client import (
     InputRejected,
     ServedSchema,
@@ -27,6 +27,8 @@ from ui.form import UNKNOWN, FormField, application, form_fields, parse_extra_fi
 
 WATERFALL_STEPS = 10
 REFERENCE, NEW = "Reference client", "New application"
+REVIEW, FAIRNESS = "Application review", "Fairness audit"
+OPPOSITE = {"granted": "refused", "refused": "granted"}
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class Outcome:
     prediction: dict[str, Any]
     explanation: dict[str, Any]  # every feature's contribution, for the waterfall
     sent: dict[str, Any] | None = None  # the application as sent, for the officer to check
+    applicant_id: int | str | None = None  # what an override names (None: sent without id)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -58,8 +61,9 @@ def show_error(error: Exception) -> None:
         st.error(str(error), icon="⚠️")
 
 
-def sidebar(meta: dict[str, Any], client: ServiceClient) -> str:
+def sidebar(meta: dict[str, Any], client: ServiceClient) -> tuple[str, str]:
     with st.sidebar:
+        view = st.radio("Page", [REVIEW, FAIRNESS], key="view")
         mode = st.radio("Applicant", [REFERENCE, NEW], key="mode")
         st.divider()
         st.subheader("Served model")
@@ -76,7 +80,8 @@ def sidebar(meta: dict[str, Any], client: ServiceClient) -> str:
             )
             + f"- reference clients: **{meta['reference_clients']}**"
         )
-    return mode
+        st.markdown(f"[Model card]({client.model_card_url()})")
+    return view, mode
 
 
 def reference_client_input(client: ServiceClient, client_ids: list, id_column: str) -> None:
@@ -88,7 +93,9 @@ def reference_client_input(client: ServiceClient, client_ids: list, id_column: s
         try:
             prediction = client.predict_client([client_id])[0]
             explanation = client.explain_client([client_id])[0]
-            st.session_state["outcome"] = Outcome(f"Client {client_id}", prediction, explanation)
+            st.session_state["outcome"] = Outcome(
+                f"Client {client_id}", prediction, explanation, applicant_id=client_id
+            )
         except ServiceError as error:
             st.session_state["outcome"] = error
 
@@ -148,7 +155,8 @@ def new_application_input(client: ServiceClient, schema: ServedSchema) -> None:
     try:
         prediction = client.predict([row])[0]
         explanation = client.explain([row])[0]
-        st.session_state["outcome"] = Outcome(NEW, prediction, explanation, row)
+        applicant_id = row.get(schema.id_column)
+        st.session_state["outcome"] = Outcome(NEW, prediction, explanation, row, applicant_id)
     except ServiceError as error:
         st.session_state["outcome"] = error
 
@@ -170,10 +178,13 @@ def show_outcome(outcome: Outcome) -> None:
         else:
             st.success("**Granted**: the risk is below the threshold", icon="✔️")
     st.altair_chart(charts.probability_gauge(probability, threshold), width="stretch")
-    st.markdown("**Main reasons** (SHAP, log-odds; positive = towards refusal)")
-    reasons = pd.DataFrame(prediction["top_features"])
-    reasons["value"] = reasons["value"].map(charts.fmt_value)
-    st.dataframe(reasons, hide_index=True)
+    if prediction["decision"] == "refused":
+        st.markdown("**Principal reasons for the refusal**")
+        st.markdown(reasons.letter(prediction["reasons"]))
+        st.caption(
+            "At most four, only factors that pushed towards refusal, never a missing value or a "
+            "protected attribute; every feature's contribution is in the waterfall below."
+        )
     st.altair_chart(
         charts.waterfall(
             explanation["base_value"],
@@ -188,6 +199,30 @@ def show_outcome(outcome: Outcome) -> None:
             st.json(outcome.sent)
 
 
+def override_form(client: ServiceClient, outcome: Outcome, id_column: str) -> None:
+    """Record a final decision other than the model's; the model's logged answer stays."""
+    final = OPPOSITE[outcome.prediction["decision"]]
+    st.markdown(f"**Override**: record a final decision of *{final}*")
+    if outcome.applicant_id is None:
+        st.info(f"Send the application with its id ({id_column}) to record an override.")
+        return
+    with st.form("override"):
+        reason = st.text_area("Reason (kept with the override)", key="override_reason")
+        officer = st.text_input("Credit officer", key="override_officer")
+        submitted = st.form_submit_button(f"Record: {final}", key="record_override")
+    if not submitted:
+        return
+    try:
+        record = client.override(outcome.applicant_id, final, reason, officer)
+    except ServiceError as error:
+        show_error(error)
+        return
+    st.success(
+        f"Override {record['override_id']} recorded: {final} by {record['officer']} "
+        f"(the model's answer, {record['model_decision']}, stays in the request log)."
+    )
+
+
 def model_view(client: ServiceClient, meta: dict[str, Any]) -> None:
     st.subheader("What drives the model")
     table = charts.importance_table(meta["global_importance"])
@@ -196,6 +231,22 @@ def model_view(client: ServiceClient, meta: dict[str, Any]) -> None:
         f"Mean |SHAP| (log-odds) over the {meta['reference_clients']} reference clients "
         "shipped with the model, computed by the service when it loads the model."
     )
+
+
+def fairness_view(meta: dict[str, Any], client: ServiceClient) -> None:
+    """The served model's fairness audit (``fairness`` in /metadata), or that it has none."""
+    st.subheader("Fairness audit of the served model")
+    st.markdown(f"The [model card]({client.model_card_url()}) has the full audit.")
+    fairness = meta.get("fairness")
+    if not fairness:
+        st.warning(reasons.NOT_AUDITED)
+        return
+    tables, figures = reasons.fairness_tables(fairness)
+    for name, table in tables.items():
+        st.markdown(f"**{name}**")
+        st.dataframe(table)
+    if figures:
+        st.json(figures)
 
 
 def main() -> None:
@@ -207,7 +258,10 @@ def main() -> None:
     except ServiceError as error:
         show_error(error)
         st.stop()
-    mode = sidebar(meta, client)
+    view, mode = sidebar(meta, client)
+    if view == FAIRNESS:
+        fairness_view(meta, client)
+        return
     entry, result = st.columns([2, 3], gap="large")
     with entry:
         if mode == REFERENCE:
@@ -220,6 +274,7 @@ def main() -> None:
             show_error(outcome)
         elif outcome is not None:
             show_outcome(outcome)
+            override_form(client, outcome, schema.id_column)
         else:
             st.info("Score a client to see the decision and its reasons.")
     st.divider()

@@ -105,6 +105,21 @@ class ServiceClient:
     def metadata(self) -> dict[str, Any]:
         return self._post("metadata", {})
 
+    def override(
+        self, applicant_id: int | str, decision: str, reason: str, officer: str
+    ) -> dict[str, Any]:
+        """Record an officer's final decision against the model's logged answer."""
+        payload = {
+            "applicant_id": applicant_id,
+            "decision": decision,
+            "reason": reason,
+            "officer": officer,
+        }
+        return self._post("override", payload)
+
+    def model_card_url(self) -> str:
+        return f"{self.base_url}/model_card"
+
     def input_schema(self) -> ServedSchema:
         """The served model's input schema, as the service validates it: its OpenAPI document
         (an open endpoint) and the id field its metadata names."""

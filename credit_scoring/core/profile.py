@@ -9,7 +9,7 @@ installed package can add one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import entry_points
@@ -17,6 +17,7 @@ from importlib.metadata import entry_points
 import numpy as np
 import pandas as pd
 
+from credit_scoring.core.reasons import ReasonSpec
 from credit_scoring.core.tables import Histories, HistoryTable
 
 ENTRY_POINT_GROUP = "credit_scoring.profiles"
@@ -47,6 +48,15 @@ FeatureHook = Callable[
 ]
 
 
+# model feature names -> the profile's reason catalogue entries (core.reasons) for those it knows
+ReasonCatalogue = Callable[[Sequence[str]], Mapping[str, ReasonSpec]]
+
+
+def no_reasons(features: Sequence[str]) -> Mapping[str, ReasonSpec]:
+    """A profile without a catalogue: fields and features get the readable defaults."""
+    return {}
+
+
 def no_features(
     encoded: pd.DataFrame,
     applications: pd.DataFrame,
@@ -67,6 +77,7 @@ class Profile:
     # Protected column -> its values as readable audit groups (age bands from a birth date);
     # a column without one is grouped by category, or by quartile when numeric.
     audit_groups: Mapping[str, Callable[[pd.Series], pd.Series]] = field(default_factory=dict)
+    reasons: ReasonCatalogue = no_reasons  # each feature's plain statement, unit and sources
 
     def history_tables(self, names: tuple[str, ...]) -> dict[str, HistoryTable]:
         """The specs of these tables, in that order."""

@@ -45,6 +45,9 @@ class FieldSpec:
     # The protected fields this one is computed from (an age band from a birth date): it follows
     # their rule, so the model cannot read the attribute back through it.
     derived_from: tuple[str, ...] = ()
+    # The plain statement a refusal cites for this field ("Low income"); fields and features
+    # sharing a statement are one reason (core.reasons). Empty: the profile's or a default.
+    reason: str = ""
 
     def python_type(self) -> Any:
         """The value's type with its constraints inside, so the JSON schema (OpenAPI) shows

@@ -23,6 +23,15 @@ from credit_scoring.core.cost import CostMatrix
 from credit_scoring.core.features import build_features
 from credit_scoring.core.parquet import read_parquet
 from credit_scoring.core.profile import get_profile
+from credit_scoring.core.reasons import (
+    Reason,
+    ReasonSpec,
+    adverse_reasons,
+    catalogue,
+    citable,
+    protected_fields,
+    reference_values,
+)
 from credit_scoring.core.schema import InputSchema, ModelBundleError
 from credit_scoring.core.tables import Histories, client_rows
 
@@ -142,7 +151,9 @@ class Scorer:
     def _categories(self) -> dict[str, tuple[str, ...]]:
         return {spec.name: spec.categories for spec in self.schema.categorical}
 
-    def reasons(self, explanation: Explanation, row: int, top: int | None = None) -> list[dict]:
+    def contributions(
+        self, explanation: Explanation, row: int, top: int | None = None
+    ) -> list[dict]:
         """Features of one applicant ordered by |contribution|, the largest first."""
         contributions = explanation.contributions[row]
         values = explanation.features.iloc[row].to_numpy()
@@ -157,11 +168,66 @@ class Scorer:
             for j in order
         ]
 
+    @cached_property
+    def reason_catalogue(self) -> list[ReasonSpec]:
+        """Each feature's statement, unit and sources (core.reasons), in model order."""
+        names = self.feature_names
+        return catalogue(self.schema, names, get_profile(self.schema.profile).reasons(names))
+
+    @cached_property
+    def _citable(self) -> np.ndarray:
+        """Which features a reason may cite: not a raw field the profile never cites (a
+        protected attribute under credit law), nor one declared protected, nor anything
+        computed from those."""
+        fields = set(self.schema.names)
+        never = [
+            name
+            for name, entry in zip(self.feature_names, self.reason_catalogue, strict=True)
+            if name in fields and not entry.statement
+        ]
+        return citable(self.reason_catalogue, protected_fields(self.schema.fields, never))
+
+    @cached_property
+    def reference_values(self) -> np.ndarray:
+        """Per feature, the median among the reference applicants this model grants (the
+        most frequent category), computed once: what a refused applicant is compared with.
+        NaN throughout without a reference sample."""
+        explanation = self._reference_explanation
+        if explanation is None:
+            return np.full(len(self.feature_names), np.nan)
+        granted = explanation.probability < self.threshold
+        categorical = np.isin(self.feature_names, [s.name for s in self.schema.categorical])
+        return reference_values(explanation.features.to_numpy(), granted, categorical)
+
+    @cached_property
+    def _reference_explanation(self) -> Explanation | None:
+        """The reference sample explained once, for the reference values and the global
+        importance (building its features is most of a service's start-up)."""
+        if self.reference is None:
+            return None
+        return self.explain(self.reference, self.reference_histories)
+
+    def reasons(self, explanation: Explanation, row: int) -> list[Reason]:
+        """The principal reasons of a refusal (at most four, towards refusal only, grouped by
+        statement, never missing or protected); none for a granted applicant, whom no
+        adverse action concerns."""
+        if explanation.probability[row] < self.threshold:
+            return []
+        return adverse_reasons(
+            explanation.contributions[row],
+            explanation.features.iloc[row].to_numpy(float),
+            self.feature_names,
+            self.reason_catalogue,
+            self._citable,
+            self.reference_values,
+            self._categories,
+        )
+
     def global_importance(self) -> dict[str, float]:
         """Mean |SHAP contribution| per feature over the reference sample, largest first."""
-        if self.reference is None:
+        explanation = self._reference_explanation
+        if explanation is None:
             return {}
-        explanation = self.explain(self.reference, self.reference_histories)
         mean = np.abs(explanation.contributions).mean(axis=0)
         return {self.feature_names[j]: float(mean[j]) for j in np.argsort(-mean, kind="stable")}
 

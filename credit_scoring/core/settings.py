@@ -24,6 +24,7 @@ UNDER_HOME = {
     "data_dir": Path("data"),
     "mlflow_dir": Path("mlflow"),
     "request_log": Path("logs", "requests.sqlite"),
+    "override_log": Path("logs", "overrides.sqlite"),
     "reports_dir": Path("reports"),
 }
 
@@ -40,6 +41,7 @@ class CoreSettings(BaseSettings):
     data_dir: AbsolutePath  # generated data (data/generated) and real files (data/source)
     mlflow_dir: AbsolutePath  # the embedded MLflow store (SQLite file and artifacts)
     request_log: AbsolutePath  # SQLite file the service appends every scored request to
+    override_log: AbsolutePath  # SQLite file of credit officers' overrides (core.overrides)
     reports_dir: AbsolutePath  # load-test and drift reports (HTML, CSV, JSON)
     model_name: str = "credit_scoring"  # name in the BentoML model store
 

@@ -38,7 +38,7 @@ from credit_scoring.own_table import NAME as PROFILE_NAME
 
 MAX_CATEGORIES = 50
 MIN_CLASS_ROWS = 20  # fewer defaulters (or payers) than this cannot be cross-validated and tested
-RESPONSE_FIELDS = {"probability", "decision", "threshold", "top_features", "base_value"}
+RESPONSE_FIELDS = {"probability", "decision", "threshold", "reasons", "base_value"}
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _OVERRIDE_KEYS = {
     "kind",
@@ -49,6 +49,7 @@ _OVERRIDE_KEYS = {
     "description",
     "required",
     "derived_from",
+    "reason",  # the statement a refusal cites (default: the description, else the name)
 }
 _TOP_KEYS = {"exclude", "columns", "name", "protected"}
 
@@ -163,7 +164,7 @@ class Override:
     """The override file: columns to leave out, protected attributes (audited, not model
     inputs), and per-column settings that win over inference (kind, integer, minimum, maximum,
     categories, description, required, derived_from: the protected columns it is computed
-    from)."""
+    from, reason: the statement a refusal cites)."""
 
     exclude: tuple[str, ...] = ()
     columns: dict[str, dict[str, Any]] | None = None
@@ -198,6 +199,13 @@ class Override:
                     f"schema override {path}: column {column!r} has unknown keys "
                     f"{sorted(unknown)}; allowed: {sorted(_OVERRIDE_KEYS)}"
                 )
+            texts = {k: v for k, v in (settings or {}).items() if k in ("description", "reason")}
+            for key, text in texts.items():
+                if not isinstance(text, str):
+                    raise DataError(
+                        f"schema override {path}: column {column!r}: {key} must be text, "
+                        f"not {text!r}"
+                    )
             kind = (settings or {}).get("kind")
             if kind not in (None, "numeric", "categorical"):
                 raise DataError(

@@ -27,10 +27,45 @@ class Score(BaseModel):
     threshold: float = Field(description="Decision threshold that minimises the business cost")
 
 
-class Prediction(Score):
-    top_features: list[Contribution] = Field(
-        description="Reason codes: the features that moved this score most, largest first"
+class Reason(BaseModel):
+    """One principal reason of a refusal (adverse action), in the catalogue's words."""
+
+    reason: str = Field(description="Plain statement, e.g. 'Low external credit scores'")
+    feature: str = Field(description="The model feature that pushed most within this reason")
+    value: float | str = Field(description="The applicant's value of that feature, in `unit`")
+    reference: float | str | None = Field(
+        description="Median of that feature among the reference applicants the model grants"
     )
+    unit: str = Field(description="years, years ago, %, currency, count, days, ...; '' = as sent")
+    contribution: float = Field(
+        gt=0, description="Summed log-odds contribution of the reason's features (> 0)"
+    )
+    features: list[str] = Field(
+        description="The reason's features that pushed towards refusal, strongest first"
+    )
+
+
+class Prediction(Score):
+    reasons: list[Reason] = Field(
+        description="Refused: at most four principal reasons, strongest first (only what "
+        "pushed towards refusal; never a missing value or a protected attribute). Granted: "
+        "none. Every feature's contribution is in /explain."
+    )
+
+
+class Override(BaseModel):
+    """A credit officer's final decision where it differs from the model's, as recorded."""
+
+    override_id: int = Field(description="Number of the override in the override log")
+    applicant_id: int | None = Field(default=None, description="The applicant overridden")
+    model_decision: Literal["granted", "refused"] = Field(
+        description="The model's latest logged answer for the applicant (left unchanged)"
+    )
+    model_version: str = Field(description="The model that gave that answer")
+    decision: Literal["granted", "refused"] = Field(description="The final decision")
+    reason: str
+    officer: str
+    recorded_at: float = Field(description="Unix time")
 
 
 class Explanation(BaseModel):
@@ -77,6 +112,11 @@ def response_models(
         _with_id(Prediction, id_column, id_type),
         _with_id(Explanation, id_column, id_type),
     )
+
+
+def override_model(id_column: str, id_integer: bool = True) -> type[BaseModel]:
+    """The override answer with the applicant id under the served schema's id column."""
+    return _with_id(Override, id_column, int if id_integer else str)
 
 
 def _with_id(model: type[BaseModel], id_column: str, id_type: type) -> type[BaseModel]:

@@ -1,5 +1,6 @@
-"""The Bento service: score, predict (with reason codes), explain and scoring by client id;
-batchable, typed from the stored schema, every answer appended to the request log.
+"""The Bento service: score, predict (with the reasons of a refusal), explain and scoring by
+client id; batchable, typed from the stored schema, every answer appended to the request log;
+officers' overrides appended to the override log.
 
 The request model is built at import time from the input schema stored with the promoted
 model, so validation and the OpenAPI page follow whatever model is served.
@@ -12,16 +13,18 @@ import json
 import logging
 import os
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import bentoml
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
+from credit_scoring.core.overrides import OverrideLog, OverrideRefused, model_answer
 from credit_scoring.core.parquet import read_parquet
 from credit_scoring.core.profile import get_profile
 from credit_scoring.core.request_log import LoggedScore, RequestLog
@@ -35,16 +38,16 @@ from credit_scoring.core.scorer import (
     Decision,
     Scorer,
 )
+from credit_scoring.core.scorer import Explanation as ScorerExplanation
 from credit_scoring.core.tables import client_rows, parent_keys
 from credit_scoring.serving import bentoml_fixes
 from credit_scoring.serving.auth import BearerTokenMiddleware
 from credit_scoring.serving.batch import Batch, to_batch
-from credit_scoring.serving.contract import ModelInfo, response_models
+from credit_scoring.serving.contract import ModelInfo, override_model, response_models
 from credit_scoring.serving.guards import BodySizeLimitMiddleware, JsonContentTypeMiddleware
 from credit_scoring.serving.settings import ServingSettings
 
 SETTINGS = ServingSettings()
-TOP_FEATURES = 5
 MAX_ROWS_PER_REQUEST = 1000
 MAX_BODY_BYTES = 4 * 1024 * 1024  # 1000 full applications are ~3 MB of JSON
 # BentoML cancels (503) a queued request whose *predicted* latency exceeds max_latency_ms; one
@@ -119,6 +122,16 @@ def _example() -> list[dict]:
 
 
 SCHEMA = _stored_schema()
+OverrideReason = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=3, max_length=2000),
+    Field(description="Why the final decision differs from the model's, in the officer's words"),
+]
+OfficerName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    Field(description="The credit officer who decided"),
+]
 if TYPE_CHECKING:
     # The models below are built at run time from the stored schema, which mypy cannot read:
     # statically they are pydantic models, and an id is an integer or a string.
@@ -127,11 +140,15 @@ if TYPE_CHECKING:
     Prediction = BaseModel
     Explanation = BaseModel
     ClientIds = list[int | str]
+    ApplicantId = int | str
     Applications = list[BaseModel]
+    Override = BaseModel
 else:
     Application = SCHEMA.request_model()
     # Answers echo the id under the schema's id column.
     Score, Prediction, Explanation = response_models(SCHEMA.id_column, SCHEMA.id_integer)
+    Override = override_model(SCHEMA.id_column, SCHEMA.id_integer)
+    ApplicantId = SCHEMA.id_type()
     ClientIds = Annotated[
         list[SCHEMA.id_type()],
         Field(min_length=1, max_length=MAX_ROWS_PER_REQUEST),
@@ -155,7 +172,10 @@ class CreditScoring:
         self.scorer = Scorer.load(Path(self.model.path))
         self.version = str(self.model.tag)
         self.request_log = RequestLog(SETTINGS.core.request_log)
+        self.overrides = OverrideLog(SETTINGS.core.override_log)
         self.importance = self.scorer.global_importance()
+        # The granted applicants' medians, computed once here rather than by the first refusal.
+        _ = self.scorer.reference_values
         self.ready = self._warm_up()
         # Everything loaded so far lives as long as the process: keep it out of GC scans.
         gc.freeze()
@@ -192,16 +212,15 @@ class CreditScoring:
                 probability=float(probability[i]),
                 decision=decisions[i],
                 threshold=self.scorer.threshold,
-                **(
-                    {"top_features": self.scorer.reasons(explanation, i, TOP_FEATURES)}
-                    if reasons
-                    else {}
-                ),
+                **({"reasons": self._reasons(explanation, i)} if reasons else {}),
             )
             for i in range(len(batch))
         ]
         self._record(endpoint, batch, probability, decisions, started)
         return answers
+
+    def _reasons(self, explanation: ScorerExplanation, row: int) -> list[dict]:
+        return [asdict(reason) for reason in self.scorer.reasons(explanation, row)]
 
     def _record(
         self,
@@ -264,7 +283,7 @@ class CreditScoring:
                 **{SCHEMA.id_column: batch.ids[i]},
                 probability=float(explanation.probability[i]),
                 base_value=float(explanation.base_value[i]),
-                contributions=self.scorer.reasons(explanation, i),
+                contributions=self.scorer.contributions(explanation, i),
             )
             for i in range(len(batch))
         ]
@@ -292,6 +311,38 @@ class CreditScoring:
         # pandas-stubs leave out None as `other`, which pandas accepts: missing -> None.
         fields = applications.astype(object).where(applications.notna(), None)  # type: ignore[call-overload]
         return Batch(applications, histories, client_ids, fields.to_dict(orient="records"))
+
+    @bentoml.api
+    def override(
+        self,
+        applicant_id: ApplicantId,
+        decision: Decision,
+        reason: OverrideReason,
+        officer: OfficerName,
+    ) -> Override:
+        """Record a credit officer's final decision where it differs from the model's latest
+        answer for the applicant; the logged model answer is left as it is."""
+        try:
+            record = self.overrides.record(
+                applicant_id,
+                decision,
+                reason,
+                officer,
+                model_answer(SETTINGS.core.request_log, applicant_id),
+            )
+        except OverrideRefused as error:
+            raise bentoml.exceptions.InvalidArgument(str(error)) from error
+        _log_event("override_recorded", override_id=record.override_id, decision=decision)
+        return Override(
+            override_id=record.override_id,
+            **{SCHEMA.id_column: record.client_id},
+            model_decision=record.model_decision,
+            model_version=record.model_version,
+            decision=record.decision,
+            reason=record.reason,
+            officer=record.officer,
+            recorded_at=record.recorded_at,
+        )
 
     @bentoml.api
     def clients(self) -> list[int | str]:

@@ -56,6 +56,7 @@ def isolated_env(root: Path) -> dict[str, str]:
         "BENTOML_HOME": str(root / "bentoml"),
         "BENTOML_DO_NOT_TRACK": "true",
         "CREDIT_REQUEST_LOG": str(root / "logs" / "requests.sqlite"),
+        "CREDIT_OVERRIDE_LOG": str(root / "logs" / "overrides.sqlite"),
         "CREDIT_API_KEY": "",
         # One worker per test server (two cores for the whole suite); the default of two is
         # tested on its own (test_operations: connections reach both workers).

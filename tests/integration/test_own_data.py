@@ -9,7 +9,6 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import astuple
 from pathlib import Path
 
 import httpx
@@ -18,11 +17,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from credit_scoring.core.reasons import protected_fields
 from credit_scoring.core.request_log import LoggedScore, RequestLog
 from credit_scoring.core.scorer import Scorer
 from credit_scoring.own_table.examples import few_columns, many_categoricals
 from tests.integration.conftest import CLI, Pipeline, isolated_env, serve
 from tests.integration.test_pipeline import post
+from tests.integration.test_ui import same_fields
 from ui.client import ServiceClient
 
 pytestmark = pytest.mark.integration
@@ -183,9 +184,8 @@ def test_the_api_follows_the_served_schema(url, models):
     schema = ServiceClient(url).input_schema()
     _, scorer = models["loans"]
     assert (schema.id_column, schema.id_integer) == ("loan_ref", False)
-    # The same fields, attribute by attribute (the UI's own type adds the example value).
-    served = [astuple(f)[:-1] for f in schema.fields]
-    assert served == [astuple(f) for f in scorer.schema.fields]
+    # The same fields, attribute by attribute.
+    assert same_fields(schema.fields) == same_fields(scorer.schema.fields)
     meta = post(url, "metadata", {}).json()
     assert (meta["id_column"], meta["dataset"], meta["input_fields"]) == (
         "loan_ref",
@@ -206,7 +206,7 @@ def test_predict_and_explain_answer_with_the_foreign_id(url, models):
         assert answer["loan_ref"] == row["loan_ref"]
         assert answer["probability"] == pytest.approx(proba, abs=1e-9)
         assert answer["decision"] == ("refused" if proba >= scorer.threshold else "granted")
-        assert {r["feature"] for r in answer["top_features"]} == set(LOANS_FIELDS)
+        assert {r["feature"] for r in answer["reasons"]} <= set(LOANS_FIELDS)
     explained = post(url, "explain", {"applications": rows}).json()
     raw = scorer.raw_score(pd.DataFrame(rows))
     for answer, score in zip(explained, raw, strict=True):
@@ -215,6 +215,30 @@ def test_predict_and_explain_answer_with_the_foreign_id(url, models):
     client = post(url, "clients", {}).json()[0]
     by_id = post(url, "predict_client", {"client_ids": [client]})
     assert by_id.status_code == 200 and by_id.json()[0]["loan_ref"] == client
+
+
+def test_refusals_of_a_users_table_carry_its_reasons_in_its_units(url, models):
+    """The loans table (trained without an override file): each column its own reason under
+    the readable default statement, at most four, towards refusal only, values as sent."""
+    rows = loans(60, offset=200)
+    predicted = post(url, "predict", {"applications": rows}).json()
+    explained = post(url, "explain", {"applications": rows}).json()
+    _, scorer = models["loans"]
+    protected = protected_fields(scorer.schema.fields)
+    refused = [(r, p, e) for r, p, e in zip(rows, predicted, explained, strict=True)
+               if p["decision"] == "refused"]  # fmt: skip
+    assert refused and all(p["reasons"] == [] for p in predicted if p["decision"] == "granted")
+    for row, prediction, explanation in refused:
+        reasons = prediction["reasons"]
+        assert 1 <= len(reasons) <= 4
+        pushes = {c["feature"]: c["contribution"] for c in explanation["contributions"]}
+        for reason in reasons:
+            (feature,) = reason["features"]  # one column, one statement
+            assert pushes[feature] > 0 and feature not in protected
+            assert reason["reason"] == feature.capitalize()  # "Income", "Age", "Purpose"
+            sent = row[feature]  # the user's own units; a category's label as sent
+            assert reason["value"] == (sent if isinstance(sent, str) else pytest.approx(sent))
+            assert reason["reference"] is not None
 
 
 def test_a_request_for_the_previous_model_names_every_mismatch(url):

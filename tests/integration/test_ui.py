@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import astuple
+from dataclasses import fields
 
 import pandas as pd
 import pytest
@@ -14,9 +14,9 @@ from streamlit.testing.v1 import AppTest
 from credit_scoring.core.schema import InputSchema
 from credit_scoring.core.scorer import SCHEMA_FILE, Scorer
 from tests.integration.conftest import Pipeline, free_port, serve
-from tests.integration.test_pipeline import applicants
+from tests.integration.test_pipeline import applicants, post
 from ui.charts import waterfall_rows
-from ui.client import ServiceClient
+from ui.client import ServedField, ServiceClient
 from ui.launch import APP
 
 pytestmark = pytest.mark.integration
@@ -33,6 +33,14 @@ def page(monkeypatch: pytest.MonkeyPatch, url: str, api_key: str | None = None) 
     app = AppTest.from_file(str(APP), default_timeout=60).run()
     assert not app.exception, app.exception
     return app
+
+
+def same_fields(specs) -> list[tuple]:
+    """The attributes of each field that the UI reads back from the OpenAPI page (those of
+    its ServedField but the example), so the schema can gain attributes the page does not
+    need (a reason, a protection flag) without breaking the comparison."""
+    shared = [f.name for f in fields(ServedField) if f.name != "example"]
+    return [tuple(getattr(spec, name) for name in shared) for spec in specs]
 
 
 def errors(app: AppTest) -> str:
@@ -55,8 +63,8 @@ def test_the_form_schema_is_the_stored_schema_read_over_http(pipeline, service_u
     served = ServiceClient(service_url).input_schema()
     assert (served.id_column, served.id_integer) == (stored.id_column, stored.id_integer)
     assert served.tables == stored.tables
-    # The same fields, attribute by attribute (the UI's own type adds the example value).
-    assert [astuple(f)[:-1] for f in served.fields] == [astuple(f) for f in stored.fields]
+    # The same fields, attribute by attribute.
+    assert same_fields(served.fields) == same_fields(stored.fields)
 
 
 @pytest.mark.parametrize("decision", ["granted", "refused"])
@@ -78,8 +86,47 @@ def test_scoring_a_reference_client_shows_the_models_answer(
     # The decision is the only red (refused) or green (granted) box on the page.
     shown, other = (app.error, app.success) if decision == "refused" else (app.success, app.error)
     assert len(shown) == 1 and decision.capitalize() in shown[0].value and not other
-    reasons = app.dataframe[0].value
-    assert len(reasons) == 5 and reasons["feature"].is_unique
+    # A refusal's principal reasons as an officer writes them; none for a granted applicant.
+    letters = [m.value for m in app.markdown if m.value.startswith("1. ")]
+    if decision == "refused":
+        (lines,) = letters
+        assert 1 <= len(lines.splitlines()) <= 4 and "typical of granted applicants" in lines
+    else:
+        assert not letters
+
+
+def refused_client(service_url: str, scorer: Scorer) -> int:
+    ids = ServiceClient(service_url).clients()[:200]
+    probabilities = scorer.predict_proba(*scorer.reference_rows(ids))
+    return next(i for i, p in zip(ids, probabilities, strict=True) if p >= scorer.threshold)
+
+
+def test_an_officer_records_an_override_from_the_page(monkeypatch, service_url, scorer):
+    client_id = refused_client(service_url, scorer)
+    app = page(monkeypatch, service_url)
+    app.selectbox(key="client_id").set_value(client_id)
+    app.button(key="score_client").click().run()
+    app.text_area(key="override_reason").set_value("Income verified with payslips")
+    app.text_input(key="override_officer").set_value("A. Officer")
+    app.button(key="record_override").click().run()
+
+    assert not app.exception
+    (decision,) = app.error  # the red decision box, and no error
+    assert "Refused" in decision.value
+    (recorded,) = app.success
+    assert "granted by A. Officer" in recorded.value and "refused" in recorded.value
+
+
+def test_the_fairness_page_says_when_the_model_is_not_audited(monkeypatch, service_url):
+    app = page(monkeypatch, service_url)
+    app.sidebar.radio(key="view").set_value("Fairness audit").run()
+    assert not app.exception
+    meta = ServiceClient(service_url).metadata()
+    if "fairness" in meta:  # an audited model: its tables are shown
+        assert app.dataframe
+    else:
+        assert "Not audited" in app.warning[0].value
+    assert any("/model_card" in m.value for m in app.markdown)
 
 
 def test_a_new_application_is_sent_in_api_units_and_explained(monkeypatch, service_url, scorer):
@@ -149,6 +196,11 @@ def test_missing_or_wrong_api_key_is_reported(monkeypatch, keyed_service_url, ap
     app = page(monkeypatch, keyed_service_url, api_key)
     assert "HTTP 401" in errors(app) and "CREDIT_API_KEY" in errors(app)
     assert not app.sidebar.radio
+
+
+def test_an_override_needs_the_api_key(keyed_service_url):
+    body = {"applicant_id": 1, "decision": "granted", "reason": "checked", "officer": "A"}
+    assert post(keyed_service_url, "override", body).status_code == 401
 
 
 def test_the_right_api_key_scores(monkeypatch, keyed_service_url):

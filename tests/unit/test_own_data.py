@@ -210,6 +210,7 @@ def test_override_errors(tmp_path):
         "columns: {region: {kind: numeric}}\n": "column 'region' is declared numeric but holds "
         "text, e.g. ['n', 's'",
         "exclude: [amount, region, code]\n": "no input column left besides the id and the target",
+        "columns: {amount: {reason: [low]}}\n": "column 'amount': reason must be text, not",
     }
     for text, fragment in cases.items():
         override = tmp_path / "override.yaml"
@@ -220,6 +221,10 @@ def test_override_errors(tmp_path):
     schema, typed = load_table(path, "y", "id", override_path=tmp_path / "override.yaml")
     assert schema.name == "mine" and schema.field("code").categories == ("1", "2", "3")
     assert typed["code"].tolist()[:3] == ["1", "2", "3"]
+    # A column's reason: the statement its refusals cite, stored with the schema.
+    (tmp_path / "override.yaml").write_text("columns: {amount: {reason: Low savings}}\n")
+    schema, _ = load_table(path, "y", "id", override_path=tmp_path / "override.yaml")
+    assert InputSchema.from_json(schema.to_json()).field("amount").reason == "Low savings"
 
 
 @pytest.mark.parametrize(
@@ -228,7 +233,7 @@ def test_override_errors(tmp_path):
 def test_answers_echo_the_schemas_id_first(id_column, id_integer, sent):
     score, prediction, explanation = response_models(id_column, id_integer=id_integer)
     answer = prediction(
-        **{id_column: sent}, probability=0.2, decision="granted", threshold=0.3, top_features=[]
+        **{id_column: sent}, probability=0.2, decision="granted", threshold=0.3, reasons=[]
     )
     assert list(answer.model_dump())[:2] == [id_column, "probability"]
     assert answer.model_dump()[id_column] == sent

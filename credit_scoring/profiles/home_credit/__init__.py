@@ -14,6 +14,7 @@ from typing import Any
 from credit_scoring.core.profile import Profile
 from credit_scoring.profiles.home_credit.features import features
 from credit_scoring.profiles.home_credit.input_fields import age_bands, home_credit_schema
+from credit_scoring.profiles.home_credit.reasons import reason_catalogue
 from credit_scoring.profiles.home_credit.reference import NAME, SENTINEL_DAYS
 from credit_scoring.profiles.home_credit.tables import history_tables
 
@@ -23,6 +24,7 @@ PROFILE = Profile(
     features=features,
     sentinels={"DAYS_EMPLOYED": SENTINEL_DAYS},
     audit_groups={"DAYS_BIRTH": age_bands},
+    reasons=reason_catalogue,
 )
 _LAZY = {
     "load_dataset": "data",
