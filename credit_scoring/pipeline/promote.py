@@ -2,7 +2,8 @@
 
 The champion's run holds a ``scorer`` artifact (LightGBM model, threshold, calibration, input
 schema, reference sample and its history rows, metrics), copied as it is into a new BentoML
-model version labelled with its run id. A run id promotes that run instead.
+model version labelled with its run id and the SHA-256 of its files (``digests.json``, checked
+by the service at load). A run id promotes that run instead.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import bentoml
 import mlflow
 from mlflow.exceptions import MlflowException
 
-from credit_scoring.core.scorer import Scorer
+from credit_scoring.core.scorer import Scorer, write_digests
 from credit_scoring.pipeline.registry import champion_run_id, newest_model
 from credit_scoring.pipeline.settings import PipelineSettings
 from credit_scoring.pipeline.tracking import SCORER_ARTIFACT, use_experiment
@@ -70,4 +71,6 @@ def promote(settings: PipelineSettings, run_id: str) -> bentoml.Model:
             },
         ) as model:
             scorer.save(Path(model.path))
+            # Checked by the service before it loads the bundle: a changed file is refused.
+            model.info.labels["bundle_sha256"] = write_digests(Path(model.path))
     return model
