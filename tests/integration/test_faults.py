@@ -86,6 +86,9 @@ def test_each_worker_has_a_listening_slot_and_connections_reach_both(pipeline, s
             for _ in range(5):
                 client.post(f"{served.url}/score", json=body).raise_for_status()
 
+    deadline = time.monotonic() + 10  # the arbiter opens a slot as it starts that worker
+    while listening_sockets(served.port) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert listening_sockets(served.port) == 2
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(client_session, bodies))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -174,3 +175,14 @@ def test_an_unknown_version_skips_every_fix_and_leaves_bentoml_untouched():
     assert result["status"] == {"fixes": "skipped", "bentoml": "9.9.9"}
     assert "BentoML 9.9.9: fixes skipped" in run.stderr
     assert "credit_scoring.serving.bentoml_fixes" not in result["owners"]
+
+
+def test_a_port_someone_listens_on_is_refused_loudly():
+    """With SO_REUSEPORT a second server (or a stale worker) could otherwise join the port."""
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError, match=f"cannot serve on 127.0.0.1:{port}"):
+            bentoml_fixes._refuse_a_taken_port("127.0.0.1", port, socket.AF_INET)
