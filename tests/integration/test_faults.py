@@ -63,6 +63,25 @@ def served(pipeline: Pipeline, tmp_path_factory) -> Iterator[Served]:
         yield Served(SERVERS[url], pipeline.env | env, root / "logs" / "requests.sqlite")
 
 
+def test_a_tampered_bundle_stops_the_server_naming_the_file(pipeline, tmp_path):
+    """40 bytes of model.txt changed, same length: the server process refuses at import,
+    before any worker starts (it used to serve the tampered model under the same tag)."""
+    store = tmp_path / "bentoml"
+    shutil.copytree(pipeline.bentoml_home / "models", store / "models")
+    folder = store / "models" / "credit_scoring"
+    model = folder / (folder / "latest").read_text().strip() / "model.txt"
+    text = model.read_bytes()
+    model.write_bytes(text[:-40] + bytes(b ^ 1 for b in text[-40:]))
+    result = subprocess.run(
+        [sys.executable, "-c", "import credit_scoring.serving.service"],
+        env=pipeline.env | {"BENTOML_HOME": str(store)},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert f"model file {model} does not match its SHA-256 recorded at promote" in result.stderr
+
+
 def listening_sockets(port: int) -> int:
     """Sockets listening on this local port (/proc/net/tcp: one line per socket, 0A = LISTEN)."""
     lines = Path("/proc/net/tcp").read_text().splitlines()[1:]

@@ -2,7 +2,7 @@
 cancelled and the 504 still comes, a response's media type is computed once per class, an
 API method's caller once per instance; and under a version they were not written for they
 are skipped without importing a single BentoML internal. (The socket fix is exercised by a
-real two-worker `bentoml serve` in tests/integration/test_operations.py.)"""
+real two-worker `bentoml serve` in tests/integration/test_faults.py.)"""
 
 from __future__ import annotations
 
@@ -147,19 +147,19 @@ import bentoml
 logging.basicConfig(level=logging.INFO, format="%(message)s")
 bentoml.__version__ = "9.9.9"
 private = ["bentoml._internal.server.http.traffic", "_bentoml_sdk.io_models",
-           "_bentoml_sdk.method", "circus.sockets", "uvicorn"]
+           "_bentoml_sdk.method", "circus.sockets", "circus.process"]
 for name in private:  # as if the upgrade had moved them: importing any of them fails
     sys.modules[name] = None
 from credit_scoring.serving import bentoml_fixes
 applied, status = bentoml_fixes.apply(), bentoml_fixes.status()
 for name in private:
     del sys.modules[name]
-import circus.sockets, uvicorn
+import circus.process, circus.sockets
 from _bentoml_sdk.io_models import IOMixin
 from _bentoml_sdk.method import APIMethod
 from bentoml._internal.server.http.traffic import TimeoutMiddleware
 patched = [TimeoutMiddleware.__call__, IOMixin.mime_type.__func__, APIMethod._local_call,
-           circus.sockets.CircusSocket.__init__, uvicorn.Server.run]
+           circus.sockets.CircusSocket.__init__, circus.process.Process._get_sockets_fds]
 print(json.dumps({"applied": applied, "status": status,
                   "owners": sorted({f.__module__ for f in patched})}))
 """
