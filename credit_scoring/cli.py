@@ -194,7 +194,7 @@ def promote(
         )
 
 
-def _curl_example(url: str, model_name: str) -> str:
+def _curl_example(url: str, tag: str) -> str:
     """A short request the served model accepts: the id and the required fields of the first
     client of its reference sample, with the API key header when one is required."""
     import bentoml
@@ -204,7 +204,7 @@ def _curl_example(url: str, model_name: str) -> str:
     from credit_scoring.core.scorer import REFERENCE_FILE, SCHEMA_FILE
     from credit_scoring.serving.settings import ServingSettings
 
-    folder = Path(bentoml.models.get(f"{model_name}:latest").path)
+    folder = Path(bentoml.models.get(tag).path)
     schema = InputSchema.from_json((folder / SCHEMA_FILE).read_text("utf-8"))
     columns = [schema.id_column, *(f.name for f in schema.fields if f.required)]
     row = pd.read_parquet(folder / REFERENCE_FILE, columns=columns).iloc[:1]
@@ -223,17 +223,25 @@ def serve(
     workers: int = typer.Option(None, min=1, help="Service processes [env CREDIT_WORKERS: 2]"),
 ) -> None:
     """Serve the promoted model with `bentoml serve` in the foreground (this process becomes
-    it), after printing what to open next."""
+    it), after printing what to open next. The newest version (or CREDIT_MODEL_TAG) is
+    resolved once: the server and every worker it restarts serve exactly that version."""
     if workers is not None:
         os.environ["CREDIT_WORKERS"] = str(workers)
     with _errors_in_one_line():
+        import bentoml
+
         from credit_scoring.serving.settings import ServingSettings
 
-        core = ServingSettings().core  # validated here: a bad value fails before serving
+        settings = ServingSettings()  # validated here: a bad value fails before serving
+        # The version printed is the version served: pinned for the server and its workers.
+        tag = str(
+            bentoml.models.get(settings.model_tag or f"{settings.core.model_name}:latest").tag
+        )
+        os.environ["CREDIT_MODEL_TAG"] = tag
         url = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"
-        curl = _curl_example(url, core.model_name)
+        curl = _curl_example(url, tag)
     typer.echo(
-        f"serving {core.model_name}:latest on {url}; next:\n"
+        f"serving {tag} on {url}; next:\n"
         f"  open {url}/ in a browser: Swagger UI, every endpoint with an example to try\n"
         f"  {curl}\n"
         f"  CREDIT_SERVICE_URL={url} credit-scoring ui   (another terminal, in the checkout: "

@@ -8,7 +8,9 @@ history rows are ``reference_<table>.parquet`` files.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -50,6 +52,86 @@ MODEL_FILE, SCHEMA_FILE, META_FILE, REFERENCE_FILE = (
 REFERENCE_TABLE_FILE = "reference_{}.parquet"
 # The model card (pipeline.model_card writes it, the service serves it at GET /model_card).
 CARD_MD, CARD_HTML = "model_card.md", "model_card.html"
+# SHA-256 of every file of a promoted bundle, written at promote and checked before loading.
+DIGESTS_FILE = "digests.json"
+STORE_FILES = frozenset({DIGESTS_FILE, "model.yaml"})  # the manifest and BentoML's own file
+# Raw log-odds a calibration is checked on at load: far beyond any model's scores.
+CALIBRATION_PROBE = np.linspace(-30.0, 30.0, 121)
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
+def _bundle_files(folder: Path) -> list[str]:
+    """The bundle's files (relative paths, sorted), the manifest and BentoML's file left out."""
+    files = (p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    return sorted(f for f in files if f not in STORE_FILES)
+
+
+def write_digests(folder: Path) -> str:
+    """Record the SHA-256 of every file of the bundle in ``digests.json``; the manifest's own
+    SHA-256 (one digest that names the whole bundle) is returned."""
+    folder = Path(folder)
+    digests = {name: _sha256(folder / name) for name in _bundle_files(folder)}
+    (folder / DIGESTS_FILE).write_text(json.dumps(digests, indent=1, sort_keys=True), "utf-8")
+    return _sha256(folder / DIGESTS_FILE)
+
+
+def verify_digests(folder: Path) -> str:
+    """Check every file of the bundle against the digests recorded at promote; the bundle's
+    digest when all match. A changed, missing or added file raises ``ModelBundleError``
+    naming it: a tampered or damaged model is never served."""
+    folder = Path(folder)
+    manifest = folder / DIGESTS_FILE
+    if not manifest.is_file():
+        raise ModelBundleError(
+            f"model folder {folder} has no {DIGESTS_FILE} (promoted before digests were "
+            "recorded, or not by `credit-scoring promote`): retrain and promote"
+        )
+    recorded: dict[str, str] = json.loads(manifest.read_text("utf-8"))
+    for name, digest in recorded.items():
+        if not (folder / name).is_file():
+            raise ModelBundleError(f"model file {folder / name} is missing ({DIGESTS_FILE})")
+        if _sha256(folder / name) != digest:
+            raise ModelBundleError(
+                f"model file {folder / name} does not match its SHA-256 recorded at promote "
+                f"({DIGESTS_FILE}): the bundle was changed; promote it again"
+            )
+    added = sorted(set(_bundle_files(folder)) - set(recorded))
+    if added:
+        raise ModelBundleError(
+            f"model folder {folder} holds files not recorded at promote: {added}"
+        )
+    return _sha256(manifest)
+
+
+def _checked_threshold(meta: dict[str, Any], folder: Path) -> float:
+    threshold = meta.pop("threshold", None)
+    valid = isinstance(threshold, int | float) and math.isfinite(threshold) and 0 < threshold < 1
+    if not valid:
+        raise ModelBundleError(
+            f"{folder / META_FILE}: field 'threshold' must be a finite number in (0, 1), "
+            f"got {threshold!r}"
+        )
+    return float(threshold)
+
+
+def _checked_calibration(raw: dict[str, Any] | None, folder: Path) -> Calibration:
+    """The calibration, refused unless it maps every raw score to a probability in [0, 1]
+    without reversing the ranking (a damaged one would answer NaN or nonsense on every call)."""
+    where = f"{folder / META_FILE}: field 'calibration'"
+    try:
+        calibration = Calibration.from_dict(raw)
+        probability = calibration.apply(CALIBRATION_PROBE)
+    except (KeyError, TypeError, ValueError) as error:
+        raise ModelBundleError(f"{where} is not a valid calibration: {error!r}") from error
+    if not np.isfinite(probability).all() or probability.min() < 0 or probability.max() > 1:
+        raise ModelBundleError(f"{where} gives probabilities outside [0, 1] or NaN")
+    if (np.diff(probability) < 0).any():
+        raise ModelBundleError(f"{where} is not monotone: it would reverse the ranking")
+    return calibration
 
 
 def dense(predicted: object) -> np.ndarray:
@@ -263,10 +345,10 @@ class Scorer:
         reference_histories = {n: read_parquet(p) for n, p in tables.items() if p.is_file()}
         return cls(
             booster=lgb.Booster(model_file=str(folder / MODEL_FILE)),
-            threshold=float(meta.pop("threshold")),
+            threshold=_checked_threshold(meta, folder),
             schema=schema,
             costs=CostMatrix(**meta.pop("costs")),
-            calibration=Calibration.from_dict(meta.pop("calibration", None)),
+            calibration=_checked_calibration(meta.pop("calibration", None), folder),
             metadata=meta,
             reference=read_parquet(reference_path) if reference_path.is_file() else None,
             reference_histories=reference_histories or None,

@@ -2,7 +2,8 @@
 
 The champion's run holds a ``scorer`` artifact (LightGBM model, threshold, calibration, input
 schema, reference sample and its history rows, metrics), copied as it is into a new BentoML
-model version labelled with its run id. A run id promotes that run instead.
+model version labelled with its run id and the SHA-256 of its files (``digests.json``, checked
+by the service at load). A run id promotes that run instead.
 
 Every promotion passes the fairness gate (``pipeline.fairness.verdict`` on the audit stored
 with the run) or is an explicit override: a written justification and the reviewer's name,
@@ -22,7 +23,7 @@ import bentoml
 import mlflow
 from mlflow.exceptions import MlflowException
 
-from credit_scoring.core.scorer import Scorer
+from credit_scoring.core.scorer import Scorer, write_digests
 from credit_scoring.pipeline import model_card
 from credit_scoring.pipeline.fairness import GateBounds, verdict
 from credit_scoring.pipeline.registry import champion_run_id, newest_model
@@ -134,6 +135,8 @@ def promote(
         ) as model:
             scorer.save(Path(model.path))
             model_card.write(Path(model.path), scorer, str(model.tag))
+            # Checked by the service before it loads the bundle: a changed file is refused.
+            model.info.labels["bundle_sha256"] = write_digests(Path(model.path))
             _record_in_run(run_id, record, Path(model.path))
     if record["decision"] == "overridden":
         log.warning(

@@ -10,8 +10,11 @@ Each fix's docstring names the upstream issue it belongs to.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import functools
 import logging
+import os
+import signal
 import socket
 import sys
 from collections.abc import Callable
@@ -23,7 +26,26 @@ from starlette.responses import JSONResponse
 FIXED_VERSIONS = ("1.4.40",)
 API_SERVER_SOCKET = "_bento_api_server"  # BentoML's name for the HTTP socket
 REUSE_PORT = sys.platform == "linux" and hasattr(socket, "SO_REUSEPORT")
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 log = logging.getLogger("bentoml.credit_scoring")  # under "bentoml": shown by its log config
+
+
+def die_with_arbiter(arbiter_pid: int) -> None:
+    """Make this worker die (SIGKILL) the moment its arbiter does.
+
+    Circus starts each worker in a session of its own, so a killed ``bentoml serve`` left its
+    workers running with parent 1, still answering on the port, beside a restarted server.
+    The kernel sends the signal when the parent exits; a parent already gone before the call
+    (``getppid`` is no longer the arbiter) ends the worker here. Not for BentoML's internals:
+    applied under any version. Linux only: elsewhere the worker keeps the stock behaviour.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != arbiter_pid:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 async def _call_with_cancelled_timer(self: Any, scope: Any, receive: Any, send: Any) -> None:
@@ -109,57 +131,78 @@ def _fix_local_caller_cache() -> None:
     APIMethod._local_call = cached_local_call
 
 
-def _own_listener(inherited: socket.socket, backlog: int) -> socket.socket:
-    """This worker's listening socket on the reserved address (the inherited one otherwise)."""
-    reserved = (
-        inherited.family in (socket.AF_INET, socket.AF_INET6)
-        and inherited.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT)
-        and not inherited.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
-    )
-    if not reserved:
-        return inherited
-    own = socket.socket(inherited.family, socket.SOCK_STREAM)
-    own.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    own.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    own.bind(inherited.getsockname())
-    own.listen(backlog)
-    return own
+def _refuse_a_taken_port(host: str, port: int, family: int) -> None:
+    """Fail loudly when anything already holds the address, as stock BentoML does: SO_REUSEPORT
+    would otherwise let a second server (or orphaned workers) share the port in silence."""
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as circus binds
+        try:
+            probe.bind((host, port))  # without SO_REUSEPORT: refused by any holder of the port
+        except OSError as error:
+            raise OSError(
+                error.errno, f"cannot serve on {host}:{port}: {error.strerror}"
+            ) from error
+
+
+def _slot_listener(reserved: socket.socket, backlog: int) -> socket.socket:
+    """A listening socket on the reserved address, in its SO_REUSEPORT group."""
+    listener = socket.socket(reserved.family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    listener.bind(reserved.getsockname())
+    listener.listen(backlog)
+    listener.set_inheritable(True)
+    return listener
 
 
 def _fix_shared_socket() -> None:
     """All workers accept on one shared listening socket, and uvloop accepts every pending
     connection on one wake-up: which worker gets a client's keep-alive connections is chance
-    (64/0 a quarter of the time, measured), so a second worker often idles. Here each worker
-    listens on a socket of its own bound with SO_REUSEPORT, and the kernel spreads new
-    connections across them. The arbiter only reserves the address (bound, never listening).
+    (64/0 a quarter of the time, measured), so a second worker often idles. Here the arbiter
+    holds one listening socket per worker slot, bound with SO_REUSEPORT, and the kernel spreads
+    new connections across them; worker ``wid`` accepts on slot ``(wid - 1) % workers``.
+
+    The arbiter keeps every slot listening for its whole life, so a connection that arrives
+    while a slot's worker restarts waits in that slot's backlog for the new worker instead of
+    being refused (sockets owned by the workers, the previous design, closed with them: 5,501
+    connections refused while both workers restarted). The arbiter's own socket only reserves
+    the address (bound, never listening).
 
     Upstream: https://github.com/bentoml/BentoML/issues/5426 (uneven request distribution
     across workers; an SO_REUSEPORT pull request for it, #5557, was closed unmerged).
     """
+    import circus.process
     import circus.sockets
-    import uvicorn
 
     init = circus.sockets.CircusSocket.__init__
-    run = uvicorn.Server.run
+    sockets_fds = circus.process.Process._get_sockets_fds
+    slots: dict[int, socket.socket] = {}  # slot -> listening socket, kept for the arbiter's life
 
     def reserve_http_socket(self: circus.sockets.CircusSocket, *args: Any, **kwargs: Any) -> None:
         """The HTTP socket as the arbiter holds it: bound with SO_REUSEPORT but not listening,
         so it takes no connections; circus skips binding sockets marked ``so_reuseport``."""
         init(self, *args, **kwargs)
         if self.name == API_SERVER_SOCKET and not self.is_unix:
+            _refuse_a_taken_port(self.host, self.port, self.family)
             self.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             self.bind((self.host, self.port))
             self.so_reuseport = True
 
-    def run_on_own_sockets(
-        self: uvicorn.Server, sockets: list[socket.socket] | None = None
-    ) -> None:
-        if sockets:
-            sockets = [_own_listener(s, self.config.backlog) for s in sockets]
-        return run(self, sockets=sockets)
+    def slot_sockets_fds(self: circus.process.Process) -> dict[str, int] | None:
+        """The sockets a new worker inherits: the HTTP one is its slot's listener. (Circus's
+        own SO_REUSEPORT mode makes a new socket per worker, closed when the worker exits.)"""
+        reserved = self.watcher.sockets.get(API_SERVER_SOCKET) if self.watcher else None
+        if reserved is None or not reserved.so_reuseport:
+            return sockets_fds(self)
+        fds = self.watcher._get_sockets_fds()
+        slot = (self.wid - 1) % self.watcher.numprocesses
+        if slot not in slots:
+            slots[slot] = _slot_listener(reserved, reserved.backlog)
+        fds[API_SERVER_SOCKET] = slots[slot].fileno()
+        return fds
 
     circus.sockets.CircusSocket.__init__ = reserve_http_socket
-    uvicorn.Server.run = run_on_own_sockets  # type: ignore[method-assign]  # the fix: a patch
+    circus.process.Process._get_sockets_fds = slot_sockets_fds
 
 
 def _fixes() -> dict[str, Callable[[], None]]:

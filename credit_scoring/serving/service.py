@@ -4,6 +4,13 @@ officers' overrides appended to the override log.
 
 The request model is built at import time from the input schema stored with the promoted
 model, so validation and the OpenAPI page follow whatever model is served.
+
+One model per server: the arbiter (the process ``bentoml serve`` runs, which imports this
+module before it starts any worker) resolves ``<CREDIT_MODEL_NAME>:latest`` once and exports
+the concrete tag as ``CREDIT_MODEL_TAG``; every worker, a restarted one too, inherits it, so a
+promote while serving changes nothing until the next start. The bundle's digests are checked
+and the request log opened in the arbiter too, so a tampered model or an unwritable log stops
+the start with one clear error instead of workers restarting in a loop.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import bentoml
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field, StringConstraints
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
@@ -37,6 +45,7 @@ from credit_scoring.core.scorer import (
     SCHEMA_FILE,
     Decision,
     Scorer,
+    verify_digests,
 )
 from credit_scoring.core.scorer import Explanation as ScorerExplanation
 from credit_scoring.core.tables import client_rows, parent_keys
@@ -45,9 +54,12 @@ from credit_scoring.serving.auth import BearerTokenMiddleware
 from credit_scoring.serving.batch import Batch, to_batch
 from credit_scoring.serving.contract import ModelInfo, override_model, response_models
 from credit_scoring.serving.guards import BodySizeLimitMiddleware, JsonContentTypeMiddleware
+from credit_scoring.serving.readiness import RequestLogProbe, checked_folder
 from credit_scoring.serving.settings import ServingSettings
 
 SETTINGS = ServingSettings()
+MODEL_TAG_ENV = "CREDIT_MODEL_TAG"  # the concrete tag the arbiter resolved, for its workers
+ARBITER_PID_ENV = "CREDIT_ARBITER_PID"  # so that a worker can die with its arbiter
 MAX_ROWS_PER_REQUEST = 1000
 MAX_BODY_BYTES = 4 * 1024 * 1024  # 1000 full applications are ~3 MB of JSON
 # BentoML cancels (503) a queued request whose *predicted* latency exceeds max_latency_ms; one
@@ -58,7 +70,32 @@ BATCHING = {
     "max_batch_size": SETTINGS.max_batch_size,
     "max_latency_ms": 20_000,
 }
-MODEL = bentoml.models.BentoModel(f"{SETTINGS.core.model_name}:latest")
+
+
+def _pinned_model() -> bentoml.models.BentoModel:
+    """The one model version this server serves: ``CREDIT_MODEL_TAG`` when set (by the
+    arbiter, for its workers, or by the user), else the newest one; exported for the workers."""
+    wanted = SETTINGS.model_tag or f"{SETTINGS.core.model_name}:latest"
+    try:
+        tag = bentoml.models.get(wanted).tag
+    except bentoml.exceptions.NotFound as error:
+        raise bentoml.exceptions.NotFound(
+            f"no model {wanted} in the BentoML store: train and promote one first "
+            "(`make train promote`), or set CREDIT_MODEL_NAME / CREDIT_MODEL_TAG / BENTOML_HOME"
+        ) from error
+    os.environ[MODEL_TAG_ENV] = str(tag)
+    return bentoml.models.BentoModel(tag)
+
+
+def _bind_to_arbiter() -> None:
+    """In the arbiter, publish its pid; in a worker, die when the arbiter does."""
+    if bentoml.server_context.worker_index is None:
+        os.environ[ARBITER_PID_ENV] = str(os.getpid())
+    else:
+        bentoml_fixes.die_with_arbiter(int(os.environ.get(ARBITER_PID_ENV, os.getppid())))
+
+
+MODEL = _pinned_model()
 # The runtime image, declared once. distro="custom" skips BentoML's apt step (build-essential,
 # git): every served package installs from a binary wheel, so no compiler ships in the image.
 # LightGBM's one system library is the OpenMP runtime, which slim bases lack. deploy/image.py
@@ -71,6 +108,7 @@ IMAGE = bentoml.images.Image(
 )
 log = logging.getLogger("bentoml.credit_scoring")  # under "bentoml": shown by its log config
 bentoml_fixes.apply()
+_bind_to_arbiter()
 
 DECISIONS = bentoml.metrics.Counter(
     name="credit_decisions_total",
@@ -86,20 +124,14 @@ SCORES = bentoml.metrics.Histogram(
 
 
 def _stored_schema() -> InputSchema:
-    stored = MODEL.stored
-    if stored is None:
-        raise bentoml.exceptions.NotFound(
-            f"no model {MODEL.tag} in the BentoML store: train and promote one first "
-            "(`make train promote`), or set CREDIT_MODEL_NAME / BENTOML_HOME"
-        )
-    return InputSchema.from_json(Path(stored.path, SCHEMA_FILE).read_text("utf-8"))
+    return InputSchema.from_json(Path(MODEL_DIR, SCHEMA_FILE).read_text("utf-8"))
 
 
 def _example() -> list[dict]:
     """The OpenAPI example: the first client of the reference sample shipped with the model,
     with at most two rows of each history table (a readable example, still a valid one: a
     child table's rows belong to the parent rows kept)."""
-    folder = Path(MODEL.stored.path)
+    folder = MODEL_DIR
     if not (folder / REFERENCE_FILE).is_file():
         return [{}]
     reference = read_parquet(folder / REFERENCE_FILE)
@@ -121,6 +153,9 @@ def _example() -> list[dict]:
     return [example]
 
 
+MODEL_DIR = Path(MODEL.stored.path)
+BUNDLE_DIGEST = verify_digests(MODEL_DIR)  # refuses a changed file, naming it
+checked_folder(SETTINGS.core.request_log)
 SCHEMA = _stored_schema()
 OverrideReason = Annotated[
     str,
@@ -173,6 +208,8 @@ class CreditScoring:
         self.version = str(self.model.tag)
         self.request_log = RequestLog(SETTINGS.core.request_log)
         self.overrides = OverrideLog(SETTINGS.core.override_log)
+        self.log_probe = RequestLogProbe(SETTINGS.core.request_log)
+        self.not_ready_because: str | None = None
         self.importance = self.scorer.global_importance()
         # The granted applicants' medians, computed once here rather than by the first refusal.
         _ = self.scorer.reference_values
@@ -182,6 +219,7 @@ class CreditScoring:
         _log_event(
             "model_loaded",
             model=self.version,
+            bundle_sha256=BUNDLE_DIGEST,
             request_log=str(SETTINGS.core.request_log),
             auth="api key required" if SETTINGS.api_key else "OPEN: no CREDIT_API_KEY set",
             batching=SETTINGS.batching,
@@ -194,7 +232,20 @@ class CreditScoring:
         return bool(np.isfinite(probability).all())
 
     def __is_ready__(self) -> bool:
-        return self.ready
+        """Ready: the model answered its warm-up and the request log can take rows now; else
+        a 503 whose body names the cause."""
+        cause = None if self.ready else "the warm-up score was not finite"
+        cause = cause or self.log_probe.problem()
+        if cause != self.not_ready_because:  # log each change once, not every probe
+            _log_event(
+                "not_ready" if cause else "ready",
+                cause=cause,
+                request_log=str(SETTINGS.core.request_log),
+            )
+            self.not_ready_because = cause
+        if cause:
+            raise HTTPException(503, detail=f"not ready: {cause}")
+        return True
 
     def _answer(self, batch: Batch, endpoint: str, reasons: bool) -> list[Prediction]:
         started = time.perf_counter()

@@ -14,6 +14,8 @@ class ServingSettings(BaseSettings):
     model_config = _ENV
 
     core: CoreSettings = Field(default_factory=CoreSettings)
+    # The model version served; set by the arbiter for its workers (one model per server).
+    model_tag: str | None = None
     api_key: str | None = None  # bearer token the service requires; None = open service
     workers: int = Field(2, ge=1)  # service processes: 2 (the cores here); 1 per pod on k8s
     batching: bool = True  # adaptive batching on (off only to measure what it brings)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -131,35 +130,3 @@ def test_request_log_survives_a_crash_and_a_restart(pipeline, tmp_path):
     after = read_log(log_path)
     assert len(after) == len(logged) + 3
     assert after["id"].is_monotonic_increasing and after["id"].is_unique
-
-
-def listening_sockets(port: int) -> int:
-    """Sockets listening on this local port (/proc/net/tcp: one line per socket, 0A = LISTEN)."""
-    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
-    return sum(
-        1 for line in lines if line.split()[1].endswith(f":{port:04X}") and line.split()[3] == "0A"
-    )
-
-
-def test_each_worker_listens_and_connections_reach_both(pipeline):
-    """Two workers, each listening on a socket of its own (SO_REUSEPORT, the kernel spreads
-    connections), not one shared socket whose connections go to whichever worker wakes first;
-    sixteen keep-alive clients then reach both workers."""
-    bodies = [{"applications": [a]} for a in applicants(pipeline, 16)]
-
-    def client_session(body: dict) -> None:
-        with httpx.Client(timeout=30) as client:  # one connection, kept alive
-            for _ in range(5):
-                client.post(f"{url}/score", json=body).raise_for_status()
-
-    with serve(pipeline, CREDIT_WORKERS="2") as url:
-        port = int(url.rsplit(":", 1)[1])
-        assert listening_sockets(port) == 2
-        with ThreadPoolExecutor(16) as pool:
-            list(pool.map(client_session, bodies))
-        log = (pipeline.home / f"serve-{port}.log").read_text()
-    rows_by_pid: dict[str, int] = {}
-    for pid, rows in re.findall(r'"event": "scored", "pid": (\d+), .*?"rows": (\d+)', log):
-        rows_by_pid[pid] = rows_by_pid.get(pid, 0) + int(rows)
-    assert sum(rows_by_pid.values()) == 80
-    assert len(rows_by_pid) == 2, rows_by_pid

@@ -2,12 +2,13 @@
 cancelled and the 504 still comes, a response's media type is computed once per class, an
 API method's caller once per instance; and under a version they were not written for they
 are skipped without importing a single BentoML internal. (The socket fix is exercised by a
-real two-worker `bentoml serve` in tests/integration/test_operations.py.)"""
+real two-worker `bentoml serve` in tests/integration/test_faults.py.)"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -146,19 +147,19 @@ import bentoml
 logging.basicConfig(level=logging.INFO, format="%(message)s")
 bentoml.__version__ = "9.9.9"
 private = ["bentoml._internal.server.http.traffic", "_bentoml_sdk.io_models",
-           "_bentoml_sdk.method", "circus.sockets", "uvicorn"]
+           "_bentoml_sdk.method", "circus.sockets", "circus.process"]
 for name in private:  # as if the upgrade had moved them: importing any of them fails
     sys.modules[name] = None
 from credit_scoring.serving import bentoml_fixes
 applied, status = bentoml_fixes.apply(), bentoml_fixes.status()
 for name in private:
     del sys.modules[name]
-import circus.sockets, uvicorn
+import circus.process, circus.sockets
 from _bentoml_sdk.io_models import IOMixin
 from _bentoml_sdk.method import APIMethod
 from bentoml._internal.server.http.traffic import TimeoutMiddleware
 patched = [TimeoutMiddleware.__call__, IOMixin.mime_type.__func__, APIMethod._local_call,
-           circus.sockets.CircusSocket.__init__, uvicorn.Server.run]
+           circus.sockets.CircusSocket.__init__, circus.process.Process._get_sockets_fds]
 print(json.dumps({"applied": applied, "status": status,
                   "owners": sorted({f.__module__ for f in patched})}))
 """
@@ -174,3 +175,14 @@ def test_an_unknown_version_skips_every_fix_and_leaves_bentoml_untouched():
     assert result["status"] == {"fixes": "skipped", "bentoml": "9.9.9"}
     assert "BentoML 9.9.9: fixes skipped" in run.stderr
     assert "credit_scoring.serving.bentoml_fixes" not in result["owners"]
+
+
+def test_a_port_someone_listens_on_is_refused_loudly():
+    """With SO_REUSEPORT a second server (or a stale worker) could otherwise join the port."""
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError, match=f"cannot serve on 127.0.0.1:{port}"):
+            bentoml_fixes._refuse_a_taken_port("127.0.0.1", port, socket.AF_INET)
