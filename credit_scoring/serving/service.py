@@ -1,5 +1,6 @@
 """The Bento service: score, predict (with reason codes), explain and scoring by client id;
-batchable, typed from the stored schema, every answer appended to the request log.
+batchable, typed from the stored schema, every answered applicant appended to the decision
+record (``serving.record``: only answers that reached their client).
 
 The request model is built at import time from the input schema stored with the promoted
 model, so validation and the OpenAPI page follow whatever model is served.
@@ -22,7 +23,7 @@ from pydantic import BaseModel, Field
 
 from credit_scoring.core.parquet import read_parquet
 from credit_scoring.core.profile import get_profile
-from credit_scoring.core.request_log import LoggedScore, RequestLog
+from credit_scoring.core.request_log import LoggedDecision, bundle_digest
 from credit_scoring.core.schema import InputSchema
 from credit_scoring.core.scorer import (
     REFERENCE_FILE,
@@ -32,7 +33,7 @@ from credit_scoring.core.scorer import (
     Scorer,
 )
 from credit_scoring.core.tables import client_rows, parent_keys
-from credit_scoring.serving import bentoml_fixes
+from credit_scoring.serving import bentoml_fixes, error_log, record
 from credit_scoring.serving.auth import BearerTokenMiddleware
 from credit_scoring.serving.batch import Batch, to_batch
 from credit_scoring.serving.contract import ModelInfo, response_models
@@ -64,6 +65,7 @@ IMAGE = bentoml.images.Image(
 )
 log = logging.getLogger("bentoml.credit_scoring")  # under "bentoml": shown by its log config
 bentoml_fixes.apply()
+error_log.install()  # a client's error is one line, without the values it sent
 
 DECISIONS = bentoml.metrics.Counter(
     name="credit_decisions_total",
@@ -125,7 +127,9 @@ if TYPE_CHECKING:
     ClientIds = list[int | str]
     Applications = list[BaseModel]
 else:
-    Application = SCHEMA.request_model()
+    # Each application remembers its request, so that its decision is recorded only when
+    # that request is answered (serving.record).
+    Application = record.carrying_pending(SCHEMA.request_model())
     # Answers echo the id under the schema's id column.
     Score, Prediction, Explanation = response_models(SCHEMA.id_column, SCHEMA.id_integer)
     ClientIds = Annotated[
@@ -150,7 +154,8 @@ class CreditScoring:
     def __init__(self) -> None:
         self.scorer = Scorer.load(Path(self.model.path))
         self.version = str(self.model.tag)
-        self.request_log = RequestLog(SETTINGS.core.request_log)
+        self.request_log = record.open_record(SETTINGS.core.request_log)
+        self.bundle_digest = _bundle_digest(Path(self.model.path))
         self.importance = self.scorer.global_importance()
         self.ready = self._warm_up()
         # Everything loaded so far lives as long as the process: keep it out of GC scans.
@@ -158,6 +163,7 @@ class CreditScoring:
         _log_event(
             "model_loaded",
             model=self.version,
+            bundle_digest=self.bundle_digest,
             request_log=str(SETTINGS.core.request_log),
             auth="api key required" if SETTINGS.api_key else "OPEN: no CREDIT_API_KEY set",
             batching=SETTINGS.batching,
@@ -172,7 +178,9 @@ class CreditScoring:
     def __is_ready__(self) -> bool:
         return self.ready
 
-    def _answer(self, batch: Batch, endpoint: str, reasons: bool) -> list[Prediction]:
+    def _answer(
+        self, batch: Batch, endpoint: str, reasons: bool, sinks: list[record.Pending | None]
+    ) -> list[Prediction]:
         started = time.perf_counter()
         ids = batch.ids
         if reasons:
@@ -196,29 +204,37 @@ class CreditScoring:
             )
             for i in range(len(batch))
         ]
-        self._record(endpoint, batch, probability, decisions, started)
+        recorded = [a.model_dump(mode="json", exclude={SCHEMA.id_column}) for a in answers]
+        self._record(endpoint, batch, recorded, sinks, probability, decisions, started)
         return answers
 
     def _record(
         self,
         endpoint: str,
         batch: Batch,
+        answers: list[dict],
+        sinks: list[record.Pending | None],
         probability: np.ndarray,
         decisions: list[Decision],
         started: float,
     ) -> None:
-        self.request_log.append(
-            LoggedScore(
+        """Each applicant's decision to its request's pending list (written once that request
+        is answered), or straight to the record when called outside a request."""
+        direct: list[LoggedDecision] = []
+        for i, sink in enumerate(sinks):
+            row = LoggedDecision(
+                None,
                 endpoint,
                 self.version,
-                batch.ids[i],
-                float(probability[i]),
-                decisions[i],
+                self.bundle_digest,
                 self.scorer.threshold,
+                batch.ids[i],
                 batch.logged[i],
+                answers[i],
             )
-            for i in range(len(batch))
-        )
+            (direct if sink is None else sink).append(row)
+        if direct:
+            self.request_log.append(direct)
         for decision in ("granted", "refused"):
             DECISIONS.labels(decision=decision, endpoint=endpoint).inc(decisions.count(decision))
         for p in probability:
@@ -236,23 +252,27 @@ class CreditScoring:
         """Probability of default and decision only: the cheapest answer."""
         if not applications:
             return []
-        return self._answer(to_batch(applications, SCHEMA), "score", reasons=False)
+        batch, sinks = to_batch(applications, SCHEMA), _sinks(applications)
+        return self._answer(batch, "score", reasons=False, sinks=sinks)
 
     @bentoml.api(**BATCHING)
     def predict(self, applications: Applications) -> list[Prediction]:
         """Probability of default, decision against the cost-optimal threshold, reason codes."""
         if not applications:
             return []
-        return self._answer(to_batch(applications, SCHEMA), "predict", reasons=True)
+        batch, sinks = to_batch(applications, SCHEMA), _sinks(applications)
+        return self._answer(batch, "predict", reasons=True, sinks=sinks)
 
     @bentoml.api(**BATCHING)
     def explain(self, applications: Applications) -> list[Explanation]:
         """Every feature's SHAP contribution (log-odds) and the base value, per applicant."""
         if not applications:
             return []
-        return self._explanations(to_batch(applications, SCHEMA), "explain")
+        return self._explanations(to_batch(applications, SCHEMA), "explain", _sinks(applications))
 
-    def _explanations(self, batch: Batch, endpoint: str) -> list[Explanation]:
+    def _explanations(
+        self, batch: Batch, endpoint: str, sinks: list[record.Pending | None]
+    ) -> list[Explanation]:
         started = time.perf_counter()
         explanation = self.scorer.explain(batch.applications, batch.histories)
         answers = [
@@ -265,20 +285,33 @@ class CreditScoring:
             for i in range(len(batch))
         ]
         decisions = self.scorer.decide(explanation.probability)
-        self._record(endpoint, batch, explanation.probability, decisions, started)
+        # An explanation answers no decision: the record notes the one its probability implies
+        # (the drift report's refusal rate reads it), not its every contribution.
+        recorded = [
+            {
+                **a.model_dump(mode="json", exclude={SCHEMA.id_column, "contributions"}),
+                "decision": decisions[i],
+                "threshold": self.scorer.threshold,
+            }
+            for i, a in enumerate(answers)
+        ]
+        self._record(endpoint, batch, recorded, sinks, explanation.probability, decisions, started)
         return answers
 
     @bentoml.api
     def predict_client(self, client_ids: ClientIds) -> list[Prediction]:
         """Score clients of the reference sample shipped with the model, by the dataset's id
         column."""
-        return self._answer(self._reference_batch(client_ids), "predict_client", reasons=True)
+        batch = self._reference_batch(client_ids)
+        sinks = [record.pending()] * len(batch)  # unbatched: this thread runs in its request
+        return self._answer(batch, "predict_client", reasons=True, sinks=sinks)
 
     @bentoml.api
     def explain_client(self, client_ids: ClientIds) -> list[Explanation]:
         """Every feature's contribution for clients of the reference sample, by the dataset's
         id column."""
-        return self._explanations(self._reference_batch(client_ids), "explain_client")
+        batch = self._reference_batch(client_ids)
+        return self._explanations(batch, "explain_client", [record.pending()] * len(batch))
 
     def _reference_batch(self, client_ids: list[int | str]) -> Batch:
         try:
@@ -314,6 +347,18 @@ class CreditScoring:
         )
 
 
+def _sinks(applications: list[Application]) -> list[record.Pending | None]:
+    """Where each application's decision waits: the pending list of the request it came in."""
+    return [record.pending_of(a) for a in applications]
+
+
+def _bundle_digest(folder: Path) -> str:
+    """The served bundle's digest: over the per-file digests promote recorded in the model's
+    metadata (``digests``), else over its files as loaded."""
+    recorded = MODEL.stored.info.metadata.get("digests")
+    return bundle_digest(folder, recorded if isinstance(recorded, dict) else None)
+
+
 def _log_event(event: str, **fields: object) -> None:
     """Structured log: one JSON object per line, easy to ship and query."""
     log.info(json.dumps({"event": event, "pid": os.getpid(), **fields}, default=str))
@@ -323,5 +368,6 @@ def _log_event(event: str, **fields: object) -> None:
 # does not apply class decorators and still sees the plain class.
 CreditScoring.add_asgi_middleware(BodySizeLimitMiddleware, max_bytes=MAX_BODY_BYTES)  # type: ignore[attr-defined]
 CreditScoring.add_asgi_middleware(JsonContentTypeMiddleware)  # type: ignore[attr-defined]
+CreditScoring.add_asgi_middleware(record.RecordAnswered, path=SETTINGS.core.request_log)  # type: ignore[attr-defined]
 if SETTINGS.api_key:
     CreditScoring.add_asgi_middleware(BearerTokenMiddleware, token=SETTINGS.api_key)  # type: ignore[attr-defined]
