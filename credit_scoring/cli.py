@@ -34,7 +34,6 @@ def _known_errors() -> tuple[type[Exception], ...]:
     from pydantic import ValidationError
 
     from credit_scoring.core.dataset import DataError
-    from credit_scoring.core.request_log import RecordError
     from credit_scoring.core.scorer import ModelBundleError
     from credit_scoring.pipeline.promote import PromoteError
 
@@ -45,7 +44,6 @@ def _known_errors() -> tuple[type[Exception], ...]:
         NotFound,
         MlflowException,
         ValidationError,
-        RecordError,
     )
 
 
@@ -64,7 +62,8 @@ def _errors_in_one_line(*also: type[Exception]) -> Iterator[None]:
     try:
         yield
     except Exception as error:
-        if not isinstance(error, (*_known_errors(), *also)):
+        # ``also`` first: a command that names its errors spares itself _known_errors' imports.
+        if not isinstance(error, also) and not isinstance(error, _known_errors()):
             raise
         typer.echo(f"error: {_one_line(error)}", err=True)
         raise typer.Exit(1) from None
@@ -290,13 +289,22 @@ def _record_path(log_path: Path | None) -> Path:
     return log_path or CoreSettings().request_log
 
 
+def _record_errors() -> tuple[type[Exception], ...]:
+    """What the record commands can fail with: a broken or missing record, a bad setting."""
+    from pydantic import ValidationError
+
+    from credit_scoring.core.request_log import RecordError
+
+    return RecordError, ValidationError
+
+
 @app.command()
 def verify(log_path: Path = RECORD_OPTION) -> None:
     """Check the decision record's hash chain: exit 1 naming the first row edited, or after
     a removed one; else print the rows, the erased and expired ones, and the chain's head
     (note it elsewhere: a later verify whose rows start with the same head shows no row was
     cut off the end)."""
-    with _errors_in_one_line():
+    with _errors_in_one_line(*_record_errors()):
         from credit_scoring.core.request_log import verify as check
 
         path = _record_path(log_path)
@@ -317,7 +325,7 @@ def erase(
 ) -> None:
     """Remove one applicant's id and inputs from the decision record (right to erasure). The
     rows keep the decision and their digests, with a tombstone saying why: verify passes."""
-    with _errors_in_one_line():
+    with _errors_in_one_line(*_record_errors()):
         from credit_scoring.core.request_log import erase as remove
 
         seqs = remove(_record_path(log_path), applicant, reason)
@@ -333,7 +341,7 @@ def retention(
 ) -> None:
     """Empty the decision record's rows older than the retention period, leaving each one's
     digest and a tombstone (run it daily, e.g. from cron or a Kubernetes CronJob)."""
-    with _errors_in_one_line():
+    with _errors_in_one_line(*_record_errors()):
         from credit_scoring.core.request_log import expire
         from credit_scoring.core.settings import CoreSettings
 
