@@ -47,13 +47,14 @@ def pending() -> Pending | None:
 
 
 def carrying_pending(model: type[BaseModel]) -> type[BaseModel]:
-    """``model`` whose instances remember the pending list of the request that sent them."""
-
-    class WithPending(model):  # type: ignore[misc,valid-type]  # a class built at run time
-        _pending: Pending | None = PrivateAttr(default_factory=pending)
-
-    WithPending.__name__ = WithPending.__qualname__ = model.__name__
-    return WithPending
+    """``model`` whose instances remember the pending list of the request that sent them
+    (a subclass of the same name, so the OpenAPI page reads the same)."""
+    namespace = {
+        "__module__": model.__module__,
+        "__annotations__": {"_pending": Pending | None},
+        "_pending": PrivateAttr(default_factory=pending),
+    }
+    return type(model.__name__, (model,), namespace)
 
 
 def pending_of(application: BaseModel) -> Pending | None:
