@@ -51,6 +51,8 @@ help:  ## list the targets and the variables they read
 # var BUDGET          load-test / load-capacity: p95 latency budget in ms (1000)
 # var SHIFTED         load-test: SHIFTED=1 sends a drifted population
 # var SINCE           drift: only requests logged at/after this time (ISO or unix s)
+# var APPLICANT       erase: the applicant id whose inputs leave the decision record
+# var REASON          erase: why (kept in the tombstone; default: the applicant's request)
 # var PYTHON          the interpreter that creates .venv (python3)
 
 $(STAMP): pyproject.toml requirements.lock
@@ -156,3 +158,16 @@ load-capacity: install  ## step load (+5 users / 20 s) until p95 > BUDGET ms: th
 
 drift: install  ## Evidently drift report: logged requests (SINCE=ISO time) vs training reference
 	$(CLI) drift $(if $(SINCE),--since $(SINCE))
+
+# The decision record (CREDIT_REQUEST_LOG): check its hash chain, erase an applicant, expire.
+.PHONY: verify erase retention
+
+verify: install  ## check the decision record's hash chain; exit 1 naming the first bad row
+	$(CLI) verify
+
+erase: install  ## remove one applicant's inputs from the decision record (APPLICANT=id)
+	@test -n "$(APPLICANT)" || { echo "usage: make erase APPLICANT=<id> [REASON=...]"; exit 1; }
+	$(CLI) erase --applicant "$(APPLICANT)" $(if $(REASON),--reason "$(REASON)")
+
+retention: install  ## empty decision-record rows older than CREDIT_RETENTION_MONTHS (25)
+	$(CLI) retention

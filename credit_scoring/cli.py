@@ -1,7 +1,7 @@
 """credit-scoring: one command line for every stage (generate, train, promote, serve, drift,
-overrides, ui, load-test, example-tables). It parses options and calls the parts; a known
-failure (bad data, no champion, unknown run, missing or bad model) prints one ``error: ...``
-line and exits with status 1.
+overrides, verify, erase, retention, ui, load-test, example-tables). It parses options and
+calls the parts; a known failure (bad data, no champion, unknown run, missing or bad model,
+a broken decision record) prints one ``error: ...`` line and exits with status 1.
 
 Paths resolve from the home folder: ``--home``, else ``CREDIT_HOME``, else the working
 directory (never the package's folder). ``ui`` and ``load-test`` are tools of the repository,
@@ -37,7 +37,14 @@ def _known_errors() -> tuple[type[Exception], ...]:
     from credit_scoring.core.scorer import ModelBundleError
     from credit_scoring.pipeline.promote import PromoteError
 
-    return (DataError, PromoteError, ModelBundleError, NotFound, MlflowException, ValidationError)
+    return (
+        DataError,
+        PromoteError,
+        ModelBundleError,
+        NotFound,
+        MlflowException,
+        ValidationError,
+    )
 
 
 def _one_line(error: Exception) -> str:
@@ -55,7 +62,8 @@ def _errors_in_one_line(*also: type[Exception]) -> Iterator[None]:
     try:
         yield
     except Exception as error:
-        if not isinstance(error, (*_known_errors(), *also)):
+        # ``also`` first: a command that names its errors spares itself _known_errors' imports.
+        if not isinstance(error, also) and not isinstance(error, _known_errors()):
             raise
         typer.echo(f"error: {_one_line(error)}", err=True)
         raise typer.Exit(1) from None
@@ -340,6 +348,79 @@ def overrides(
         rates.to_csv(path, index=False)
     typer.echo(rates.to_string(index=False))
     typer.echo(f"written to {path}")
+
+
+RECORD_OPTION = typer.Option(
+    None, "--log", help="Decision record (SQLite) [default: env CREDIT_REQUEST_LOG]"
+)
+
+
+def _record_path(log_path: Path | None) -> Path:
+    from credit_scoring.core.settings import CoreSettings
+
+    return log_path or CoreSettings().request_log
+
+
+def _record_errors() -> tuple[type[Exception], ...]:
+    """What the record commands can fail with: a broken or missing record, a bad setting."""
+    from pydantic import ValidationError
+
+    from credit_scoring.core.request_log import RecordError
+
+    return RecordError, ValidationError
+
+
+@app.command()
+def verify(log_path: Path = RECORD_OPTION) -> None:
+    """Check the decision record's hash chain: exit 1 naming the first row edited, or after
+    a removed one; else print the rows, the erased and expired ones, and the chain's head
+    (note it elsewhere: a later verify whose rows start with the same head shows no row was
+    cut off the end)."""
+    with _errors_in_one_line(*_record_errors()):
+        from credit_scoring.core.request_log import verify as check
+
+        path = _record_path(log_path)
+        result = check(path)
+    typer.echo(
+        f"ok: {path}: {result.rows} rows chained, {result.erased} erased on request, "
+        f"{result.expired} expired; head {result.head}"
+    )
+
+
+@app.command()
+def erase(
+    applicant: str = typer.Option(..., help="The applicant's id, as the service echoed it"),
+    reason: str = typer.Option(
+        "erasure requested by the applicant", help="Why: kept in each row's tombstone"
+    ),
+    log_path: Path = RECORD_OPTION,
+) -> None:
+    """Remove one applicant's id and inputs from the decision record (right to erasure). The
+    rows keep the decision and their digests, with a tombstone saying why: verify passes."""
+    with _errors_in_one_line(*_record_errors()):
+        from credit_scoring.core.request_log import erase as remove
+
+        seqs = remove(_record_path(log_path), applicant, reason)
+    typer.echo(f"erased the inputs of applicant {applicant} from {len(seqs)} rows {seqs}")
+
+
+@app.command()
+def retention(
+    months: int = typer.Option(
+        None, help="Keep rows this many months [env CREDIT_RETENTION_MONTHS: 25; at least 6]"
+    ),
+    log_path: Path = RECORD_OPTION,
+) -> None:
+    """Empty the decision record's rows older than the retention period, leaving each one's
+    digest and a tombstone (run it daily, e.g. from cron or a Kubernetes CronJob)."""
+    with _errors_in_one_line(*_record_errors()):
+        from credit_scoring.core.request_log import expire
+        from credit_scoring.core.settings import CoreSettings
+
+        core = CoreSettings()
+        kept = months or core.retention_months
+        emptied = expire(log_path or core.request_log, kept)
+    typer.echo(f"retention {kept} months: {emptied} rows emptied")
 
 
 @app.command("example-tables")

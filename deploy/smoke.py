@@ -127,7 +127,7 @@ def pod_options(port: int) -> tuple[list[str], dict[str, str]]:
 def logged_rows(engine: Engine, name: str, path: str) -> int:
     query = (
         f"import sqlite3; db = sqlite3.connect({path!r}); "
-        "print(db.execute('select count(*) from scored').fetchone()[0])"
+        "print(db.execute('select count(*) from decisions').fetchone()[0])"
     )
     out = engine.run(engine.runner, "exec", name, "python", "-c", query, capture=True).stdout
     return int(out.strip())

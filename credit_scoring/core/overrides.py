@@ -10,14 +10,16 @@ monitoring).
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+
+from credit_scoring.core.request_log import TABLE, read_log
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS overrides (
@@ -56,17 +58,18 @@ class OverrideRecord:
 
 
 def model_answer(request_log: Path, client_id: int | str) -> ModelAnswer | None:
-    """The applicant's latest logged model answer (the request log's ``scored`` table), or
-    None when the service never scored that id."""
+    """The applicant's latest model answer in the decision record (``core.request_log``), or
+    None when the service never scored that id (or its inputs were erased)."""
     if not Path(request_log).is_file():
         return None
-    with sqlite3.connect(f"file:{request_log}?mode=ro", uri=True) as db:
+    with closing(sqlite3.connect(f"file:{request_log}?mode=ro", uri=True)) as db:
         row = db.execute(
-            "SELECT decision, model_version FROM scored WHERE client_id = ? "
-            "ORDER BY id DESC LIMIT 1",
+            "SELECT json_extract(content, '$.answer.decision'), "
+            f"json_extract(content, '$.model_version') FROM {TABLE} "
+            "WHERE json_extract(applicant, '$.id') = ? ORDER BY seq DESC LIMIT 1",
             (client_id,),
         ).fetchone()
-    return None if row is None else ModelAnswer(*row)
+    return None if row is None or row[0] is None else ModelAnswer(*row)
 
 
 class OverrideLog:
@@ -133,16 +136,9 @@ def read_overrides(path: Path) -> pd.DataFrame:
 def latest_answers(request_log: Path) -> pd.DataFrame:
     """Each scored applicant's latest model answer (client_id, decision, model_version) with
     the application fields logged with it, one column per field."""
-    with sqlite3.connect(f"file:{request_log}?mode=ro", uri=True) as db:
-        log = pd.read_sql_query(
-            "SELECT client_id, decision, model_version, application FROM scored "
-            "WHERE id IN (SELECT MAX(id) FROM scored WHERE client_id IS NOT NULL "
-            "GROUP BY client_id)",
-            db,
-        )
-    fields = pd.json_normalize([json.loads(a) for a in log.pop("application")])
-    fields = fields.drop(columns=[c for c in fields if c in log], errors="ignore")
-    return pd.concat([log, fields.set_index(log.index)], axis=1)
+    log = read_log(request_log)
+    log = log[log["client_id"].notna()].drop_duplicates("client_id", keep="last")
+    return log.reset_index(drop=True)
 
 
 def override_rates(

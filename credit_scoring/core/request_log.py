@@ -1,92 +1,310 @@
-"""The request log: every scored applicant and its answer, appended to a SQLite file.
+"""The decision record: every answered applicant, what was sent, what was answered and by which
+model, in a SQLite file that shows whether it was edited.
 
-One transaction per batch, write-ahead journal: a crash loses at most the batch being written,
-never corrupts earlier rows, and readers (the drift report) never block the service. Several
-service workers can append to the same file.
+What an audit needs (EU AI Act Art. 12 record keeping, Regulation B record retention, GDPR):
+
+- Each row holds the request id, the endpoint, the model version and its bundle digest, the
+  threshold, the answer (probability, decision, reasons...), the applicant's id and inputs.
+- Rows are chained: a row's digest covers its content and the previous row's digest, so
+  editing or removing a row breaks every digest after it; ``verify`` names the first bad row.
+- An applicant's inputs sit in a column of their own, covered by a digest kept in the row's
+  content. ``erase`` removes one applicant's inputs; ``expire`` removes whole rows past the
+  retention period. Both leave a tombstone (the row's digest and why it was emptied), so the
+  chain still verifies and the removal itself is on record.
+- The file and its folder are owner-only: the record holds personal data.
+
+One transaction per append, write-ahead journal: a crash loses at most the rows being
+written, readers (the drift report) never block the service, and several service workers can
+append to the same file (the write lock serialises them, so the chain stays one chain).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import os
 import sqlite3
+import stat
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS scored (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    logged_at REAL NOT NULL,            -- unix time, seconds
-    endpoint TEXT NOT NULL,
-    model_version TEXT NOT NULL,
-    client_id,                          -- as sent: an integer or a string id ("007" stays "007")
-    probability REAL NOT NULL,
-    decision TEXT NOT NULL,
-    threshold REAL NOT NULL,
-    application TEXT NOT NULL           -- the raw fields sent, as JSON (missing ones omitted)
+log = logging.getLogger(__name__)
+
+GENESIS = "0" * 64  # the "previous digest" of the first row
+TABLE = "decisions"
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS {TABLE} (
+    seq INTEGER PRIMARY KEY,        -- 1, 2, 3...: a gap is a removed row
+    logged_at REAL NOT NULL,        -- unix time, seconds (also inside content)
+    content TEXT,                   -- canonical JSON: what was decided; NULL once expired
+    applicant TEXT,                 -- canonical JSON: {{"id", "inputs"}}; NULL once removed
+    digest TEXT NOT NULL,           -- sha256(previous digest + content)
+    tombstone TEXT                  -- JSON {{"why", "at"}} once emptied, else NULL
 );
-CREATE INDEX IF NOT EXISTS scored_logged_at ON scored (logged_at);
+CREATE INDEX IF NOT EXISTS {TABLE}_logged_at ON {TABLE} (logged_at);
 """
+FILE_MODE, FOLDER_MODE = 0o600, 0o700
+MIN_RETENTION_MONTHS = 6  # EU AI Act Art. 26(6): deployers keep logs at least six months
+READ_COLUMNS = ["seq", "logged_at", "request_id", "endpoint", "model_version", "client_id"]
+
+
+class RecordError(ValueError):
+    """The record cannot be used as asked (no file, a bad setting); the message names it."""
 
 
 @dataclass(frozen=True)
-class LoggedScore:
+class LoggedDecision:
+    """One answered applicant, as the service hands it to the record."""
+
+    request_id: str | None  # BentoML's X-BentoML-Request-ID of the request that carried it
     endpoint: str
-    model_version: str
-    client_id: int | str | None
-    probability: float
-    decision: str
+    model_version: str  # name:version in the BentoML store
+    bundle_digest: str  # sha256 over the model bundle's files
     threshold: float
-    application: dict
+    applicant_id: int | str | None  # as sent: "007" stays "007"
+    inputs: dict[str, Any]  # the fields sent (missing ones omitted), histories included
+    answer: dict[str, Any]  # what was answered: probability, decision, reasons...
+
+
+@dataclass(frozen=True)
+class Verification:
+    rows: int
+    erased: int  # rows whose inputs were erased on request
+    expired: int  # rows emptied by retention
+    head: str  # the last row's digest: note it elsewhere and truncation shows too
+
+
+class ChainBroken(RecordError):
+    """``verify`` found a row that does not match the chain; ``seq`` is the first bad row."""
+
+    def __init__(self, seq: int, why: str) -> None:
+        super().__init__(f"row {seq}: {why}")
+        self.seq = seq
+
+
+def canonical(value: Any) -> str:
+    """The one JSON text of a value that digests are taken over (sorted keys, no spaces)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _owner_only(path: Path) -> None:
+    """Create the record's folder (0700) and file (0600), tightening existing ones we own."""
+    path.parent.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, FILE_MODE))
+    for target, mode in ((path.parent, FOLDER_MODE), (path, FILE_MODE)):
+        if stat.S_IMODE(target.stat().st_mode) != mode:
+            try:
+                target.chmod(mode)
+            except PermissionError:
+                log.warning("cannot make %s owner-only (mode %o): not its owner", target, mode)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")  # SQLite gives -wal/-shm the file's own mode
+    db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: safe against app crashes
+    db.executescript(_SCHEMA)
+    return db
+
+
+@contextmanager
+def _write_transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE: the write lock is taken before the chain's head is read, so two
+    workers never chain onto the same row."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 class RequestLog:
+    """The service's handle on the record: appends answered decisions to the chain."""
+
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: safe against app crashes
-        self._db.executescript(_SCHEMA)
+        _owner_only(self.path)
+        self._db = _connect(self.path)
+        self._lock = threading.Lock()  # one connection, shared by the service's threads
 
-    def append(self, scores: Iterable[LoggedScore]) -> int:
+    def append(self, decisions: Iterable[LoggedDecision]) -> int:
+        """Chain ``decisions`` after the last row, in one transaction; how many were written."""
         now = time.time()
-        rows = [
-            (
-                now,
-                s.endpoint,
-                s.model_version,
-                s.client_id,
-                s.probability,
-                s.decision,
-                s.threshold,
-                json.dumps({k: v for k, v in s.application.items() if v is not None}),
-            )
-            for s in scores
-        ]
-        with self._db:  # one transaction: all rows of the batch or none
-            self._db.executemany(
-                "INSERT INTO scored (logged_at, endpoint, model_version, client_id, probability,"
-                " decision, threshold, application) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        with self._lock, _write_transaction(self._db) as db:
+            seq, previous = db.execute(
+                f"SELECT COALESCE(MAX(seq), 0), COALESCE((SELECT digest FROM {TABLE}"
+                f" ORDER BY seq DESC LIMIT 1), ?) FROM {TABLE}",
+                (GENESIS,),
+            ).fetchone()
+            rows = []
+            for decision in decisions:
+                seq += 1
+                applicant = canonical({"id": decision.applicant_id, "inputs": decision.inputs})
+                content = canonical(_content(decision, seq, now, sha256(applicant)))
+                previous = sha256(previous + content)
+                rows.append((seq, now, content, applicant, previous))
+            db.executemany(
+                f"INSERT INTO {TABLE} (seq, logged_at, content, applicant, digest)"
+                " VALUES (?, ?, ?, ?, ?)",
                 rows,
             )
         return len(rows)
+
+    def writable(self) -> bool:
+        """Whether a row could be written now: the file is still there and the write lock can
+        be taken within a second (for readiness)."""
+        if not self.path.is_file():
+            return False
+        try:
+            with self._lock, closing(sqlite3.connect(self.path, timeout=1)) as probe:
+                probe.execute("BEGIN IMMEDIATE")
+                probe.execute("ROLLBACK")
+        except sqlite3.Error:
+            return False
+        return True
 
     def close(self) -> None:
         self._db.close()
 
 
-def read_log(path: Path, since: float | None = None) -> pd.DataFrame:
-    """All logged rows (optionally since a unix time): the answer columns plus one column per
-    raw application field."""
+def _content(decision: LoggedDecision, seq: int, logged_at: float, inputs_digest: str) -> dict:
+    return {
+        "seq": seq,
+        "logged_at": logged_at,
+        "request_id": decision.request_id,
+        "endpoint": decision.endpoint,
+        "model_version": decision.model_version,
+        "bundle_digest": decision.bundle_digest,
+        "threshold": decision.threshold,
+        "answer": decision.answer,
+        "inputs_digest": inputs_digest,
+    }
+
+
+def _open_existing(path: Path, read_only: bool = True) -> sqlite3.Connection:
     if not Path(path).is_file():
-        raise FileNotFoundError(f"no request log at {path}: nothing has been scored yet")
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-        query = "SELECT * FROM scored" + (" WHERE logged_at >= ?" if since else "") + " ORDER BY id"
-        log = pd.read_sql_query(query, db, params=(since,) if since else None)
-    fields = pd.json_normalize([json.loads(a) for a in log.pop("application")])
+        raise RecordError(f"no decision record at {path}: nothing has been scored yet")
+    if read_only:
+        return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    return _connect(Path(path))
+
+
+def read_log(path: Path) -> pd.DataFrame:
+    """The rows that still hold their inputs (erased and expired rows carry none), in order:
+    the record's columns, the answer's, and one column per raw application field."""
+    with closing(_open_existing(path)) as db:
+        rows = db.execute(
+            f"SELECT content, applicant FROM {TABLE} WHERE applicant IS NOT NULL ORDER BY seq"
+        ).fetchall()
+    records, inputs = [], []
+    for content, applicant in rows:
+        decision, person = json.loads(content), json.loads(applicant)
+        del decision["inputs_digest"]
+        records.append({**decision, "client_id": person["id"], **decision.pop("answer")})
+        inputs.append(person["inputs"])
+    log = pd.DataFrame(records) if records else pd.DataFrame(columns=READ_COLUMNS)
     log["logged_at"] = pd.to_datetime(log["logged_at"], unit="s", utc=True)
+    fields = pd.json_normalize(inputs)
     return pd.concat([log, fields.set_index(log.index)], axis=1)
+
+
+def verify(path: Path) -> Verification:
+    """Walk the chain from the first row: every digest recomputed from the row's content and
+    the previous digest, every applicant's inputs against the digest its row keeps. Raises
+    ``ChainBroken`` at the first row that does not match."""
+    previous, erased, expired, expected = GENESIS, 0, 0, 1
+    with closing(_open_existing(path)) as db:
+        rows = db.execute(
+            f"SELECT seq, logged_at, content, applicant, digest, tombstone FROM {TABLE}"
+            " ORDER BY seq"
+        )
+        for seq, logged_at, content, applicant, digest, tombstone in rows:
+            if seq != expected:
+                raise ChainBroken(seq, f"rows {expected} to {seq - 1} are missing")
+            if content is None:  # expired: only its digest is left to chain on
+                if tombstone is None:
+                    raise ChainBroken(seq, "content removed without a tombstone")
+                expired += 1
+            else:
+                _check_row(seq, logged_at, content, applicant, digest, tombstone, previous)
+                erased += applicant is None
+            previous, expected = digest, seq + 1
+    return Verification(expected - 1, erased, expired, previous)
+
+
+def _check_row(
+    seq: int,
+    logged_at: float,
+    content: str,
+    applicant: str | None,
+    digest: str,
+    tombstone: str | None,
+    previous: str,
+) -> None:
+    if sha256(previous + content) != digest:
+        raise ChainBroken(seq, "digest does not match its content and the row before it")
+    decision = json.loads(content)
+    if decision.get("seq") != seq or decision.get("logged_at") != logged_at:
+        raise ChainBroken(seq, "sequence number or time differs from the digested content")
+    if applicant is None:
+        if tombstone is None:
+            raise ChainBroken(seq, "inputs removed without a tombstone")
+    elif sha256(applicant) != decision["inputs_digest"]:
+        raise ChainBroken(seq, "the applicant's inputs do not match their digest")
+
+
+def erase(path: Path, applicant_id: str, why: str) -> list[int]:
+    """Remove one applicant's id and inputs from every row that holds them (the right to
+    erasure); the rows keep their decision and digests, and a tombstone says why. The
+    sequence numbers of the rows emptied. An id matches as text: 7 and "7" alike."""
+    tombstone = canonical({"why": why, "at": time.time()})
+    with closing(_open_existing(path, read_only=False)) as db, _write_transaction(db):
+        seqs = [
+            seq
+            for (seq,) in db.execute(
+                f"SELECT seq FROM {TABLE} WHERE applicant IS NOT NULL"
+                " AND CAST(json_extract(applicant, '$.id') AS TEXT) = ?",
+                (applicant_id,),
+            )
+        ]
+        db.executemany(
+            f"UPDATE {TABLE} SET applicant = NULL, tombstone = ? WHERE seq = ?",
+            [(tombstone, seq) for seq in seqs],
+        )
+    return seqs
+
+
+def expire(path: Path, months: int, now: pd.Timestamp | None = None) -> int:
+    """Empty every row logged more than ``months`` calendar months before ``now`` (the
+    retention period): content and inputs go, the digest and a tombstone stay. How many rows
+    were emptied."""
+    if months < MIN_RETENTION_MONTHS:
+        raise RecordError(
+            f"retention of {months} months is below the {MIN_RETENTION_MONTHS} months a"
+            " deployer must keep records (EU AI Act Art. 26(6))"
+        )
+    now = now or pd.Timestamp.now(tz="UTC")
+    cutoff = (now - pd.DateOffset(months=months)).timestamp()
+    why = f"retention: logged more than {months} months before {now.date()}"
+    tombstone = canonical({"why": why, "at": now.timestamp()})
+    with closing(_open_existing(path, read_only=False)) as db, _write_transaction(db):
+        emptied = db.execute(
+            f"UPDATE {TABLE} SET content = NULL, applicant = NULL, tombstone = ?"
+            " WHERE logged_at < ? AND content IS NOT NULL",
+            (tombstone, cutoff),
+        ).rowcount
+    return emptied

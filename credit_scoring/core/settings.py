@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, model_validator
+from pydantic import AfterValidator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -44,6 +44,8 @@ class CoreSettings(BaseSettings):
     override_log: AbsolutePath  # SQLite file of credit officers' overrides (core.overrides)
     reports_dir: AbsolutePath  # load-test and drift reports (HTML, CSV, JSON)
     model_name: str = "credit_scoring"  # name in the BentoML model store
+    # Months the decision record keeps a row (Regulation B's 25; the AI Act's floor is 6).
+    retention_months: int = Field(25, ge=6)
 
     @model_validator(mode="before")
     @classmethod

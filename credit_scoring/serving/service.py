@@ -1,6 +1,7 @@
 """The Bento service: score, predict (with the reasons of a refusal), explain and scoring by
-client id; batchable, typed from the stored schema, every answer appended to the request log;
-officers' overrides appended to the override log.
+client id; batchable, typed from the stored schema, every answered applicant appended to the
+decision record (``serving.record``: only answers that reached their client); officers'
+overrides appended to the override log.
 
 The request model is built at import time from the input schema stored with the promoted
 model, so validation and the OpenAPI page follow whatever model is served.
@@ -35,7 +36,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from credit_scoring.core.overrides import OverrideLog, OverrideRefused, model_answer
 from credit_scoring.core.parquet import read_parquet
 from credit_scoring.core.profile import get_profile
-from credit_scoring.core.request_log import LoggedScore, RequestLog
+from credit_scoring.core.request_log import LoggedDecision
 from credit_scoring.core.schema import InputSchema
 from credit_scoring.core.scorer import (
     CARD_HTML,
@@ -49,7 +50,7 @@ from credit_scoring.core.scorer import (
 )
 from credit_scoring.core.scorer import Explanation as ScorerExplanation
 from credit_scoring.core.tables import client_rows, parent_keys
-from credit_scoring.serving import bentoml_fixes
+from credit_scoring.serving import bentoml_fixes, error_log, record
 from credit_scoring.serving.auth import BearerTokenMiddleware
 from credit_scoring.serving.batch import Batch, to_batch
 from credit_scoring.serving.contract import ModelInfo, override_model, response_models
@@ -109,6 +110,7 @@ IMAGE = bentoml.images.Image(
 log = logging.getLogger("bentoml.credit_scoring")  # under "bentoml": shown by its log config
 bentoml_fixes.apply()
 _bind_to_arbiter()
+error_log.install()  # a client's error is one line, without the values it sent
 
 DECISIONS = bentoml.metrics.Counter(
     name="credit_decisions_total",
@@ -179,7 +181,9 @@ if TYPE_CHECKING:
     Applications = list[BaseModel]
     Override = BaseModel
 else:
-    Application = SCHEMA.request_model()
+    # Each application remembers its request, so that its decision is recorded only when
+    # that request is answered (serving.record).
+    Application = record.carrying_pending(SCHEMA.request_model())
     # Answers echo the id under the schema's id column.
     Score, Prediction, Explanation = response_models(SCHEMA.id_column, SCHEMA.id_integer)
     Override = override_model(SCHEMA.id_column, SCHEMA.id_integer)
@@ -206,7 +210,8 @@ class CreditScoring:
     def __init__(self) -> None:
         self.scorer = Scorer.load(Path(self.model.path))
         self.version = str(self.model.tag)
-        self.request_log = RequestLog(SETTINGS.core.request_log)
+        self.request_log = record.open_record(SETTINGS.core.request_log)
+        self.bundle_digest = BUNDLE_DIGEST
         self.overrides = OverrideLog(SETTINGS.core.override_log)
         self.log_probe = RequestLogProbe(SETTINGS.core.request_log)
         self.not_ready_because: str | None = None
@@ -219,7 +224,7 @@ class CreditScoring:
         _log_event(
             "model_loaded",
             model=self.version,
-            bundle_sha256=BUNDLE_DIGEST,
+            bundle_digest=self.bundle_digest,
             request_log=str(SETTINGS.core.request_log),
             auth="api key required" if SETTINGS.api_key else "OPEN: no CREDIT_API_KEY set",
             batching=SETTINGS.batching,
@@ -247,7 +252,9 @@ class CreditScoring:
             raise HTTPException(503, detail=f"not ready: {cause}")
         return True
 
-    def _answer(self, batch: Batch, endpoint: str, reasons: bool) -> list[Prediction]:
+    def _answer(
+        self, batch: Batch, endpoint: str, reasons: bool, sinks: list[record.Pending | None]
+    ) -> list[Prediction]:
         started = time.perf_counter()
         ids = batch.ids
         if reasons:
@@ -267,7 +274,8 @@ class CreditScoring:
             )
             for i in range(len(batch))
         ]
-        self._record(endpoint, batch, probability, decisions, started)
+        recorded = [a.model_dump(mode="json", exclude={SCHEMA.id_column}) for a in answers]
+        self._record(endpoint, batch, recorded, sinks, probability, decisions, started)
         return answers
 
     def _reasons(self, explanation: ScorerExplanation, row: int) -> list[dict]:
@@ -277,22 +285,29 @@ class CreditScoring:
         self,
         endpoint: str,
         batch: Batch,
+        answers: list[dict],
+        sinks: list[record.Pending | None],
         probability: np.ndarray,
         decisions: list[Decision],
         started: float,
     ) -> None:
-        self.request_log.append(
-            LoggedScore(
+        """Each applicant's decision to its request's pending list (written once that request
+        is answered), or straight to the record when called outside a request."""
+        direct: list[LoggedDecision] = []
+        for i, sink in enumerate(sinks):
+            row = LoggedDecision(
+                None,
                 endpoint,
                 self.version,
-                batch.ids[i],
-                float(probability[i]),
-                decisions[i],
+                self.bundle_digest,
                 self.scorer.threshold,
+                batch.ids[i],
                 batch.logged[i],
+                answers[i],
             )
-            for i in range(len(batch))
-        )
+            (direct if sink is None else sink).append(row)
+        if direct:
+            self.request_log.append(direct)
         for decision in ("granted", "refused"):
             DECISIONS.labels(decision=decision, endpoint=endpoint).inc(decisions.count(decision))
         for p in probability:
@@ -310,23 +325,27 @@ class CreditScoring:
         """Probability of default and decision only: the cheapest answer."""
         if not applications:
             return []
-        return self._answer(to_batch(applications, SCHEMA), "score", reasons=False)
+        batch, sinks = to_batch(applications, SCHEMA), _sinks(applications)
+        return self._answer(batch, "score", reasons=False, sinks=sinks)
 
     @bentoml.api(**BATCHING)
     def predict(self, applications: Applications) -> list[Prediction]:
         """Probability of default, decision against the cost-optimal threshold, reason codes."""
         if not applications:
             return []
-        return self._answer(to_batch(applications, SCHEMA), "predict", reasons=True)
+        batch, sinks = to_batch(applications, SCHEMA), _sinks(applications)
+        return self._answer(batch, "predict", reasons=True, sinks=sinks)
 
     @bentoml.api(**BATCHING)
     def explain(self, applications: Applications) -> list[Explanation]:
         """Every feature's SHAP contribution (log-odds) and the base value, per applicant."""
         if not applications:
             return []
-        return self._explanations(to_batch(applications, SCHEMA), "explain")
+        return self._explanations(to_batch(applications, SCHEMA), "explain", _sinks(applications))
 
-    def _explanations(self, batch: Batch, endpoint: str) -> list[Explanation]:
+    def _explanations(
+        self, batch: Batch, endpoint: str, sinks: list[record.Pending | None]
+    ) -> list[Explanation]:
         started = time.perf_counter()
         explanation = self.scorer.explain(batch.applications, batch.histories)
         answers = [
@@ -339,20 +358,33 @@ class CreditScoring:
             for i in range(len(batch))
         ]
         decisions = self.scorer.decide(explanation.probability)
-        self._record(endpoint, batch, explanation.probability, decisions, started)
+        # An explanation answers no decision: the record notes the one its probability implies
+        # (the drift report's refusal rate reads it), not its every contribution.
+        recorded = [
+            {
+                **a.model_dump(mode="json", exclude={SCHEMA.id_column, "contributions"}),
+                "decision": decisions[i],
+                "threshold": self.scorer.threshold,
+            }
+            for i, a in enumerate(answers)
+        ]
+        self._record(endpoint, batch, recorded, sinks, explanation.probability, decisions, started)
         return answers
 
     @bentoml.api
     def predict_client(self, client_ids: ClientIds) -> list[Prediction]:
         """Score clients of the reference sample shipped with the model, by the dataset's id
         column."""
-        return self._answer(self._reference_batch(client_ids), "predict_client", reasons=True)
+        batch = self._reference_batch(client_ids)
+        sinks = [record.pending()] * len(batch)  # unbatched: this thread runs in its request
+        return self._answer(batch, "predict_client", reasons=True, sinks=sinks)
 
     @bentoml.api
     def explain_client(self, client_ids: ClientIds) -> list[Explanation]:
         """Every feature's contribution for clients of the reference sample, by the dataset's
         id column."""
-        return self._explanations(self._reference_batch(client_ids), "explain_client")
+        batch = self._reference_batch(client_ids)
+        return self._explanations(batch, "explain_client", [record.pending()] * len(batch))
 
     def _reference_batch(self, client_ids: list[int | str]) -> Batch:
         try:
@@ -452,6 +484,11 @@ def _model_card(request: Request) -> Response:
     return PlainTextResponse(text, media_type="text/markdown") if markdown else HTMLResponse(text)
 
 
+def _sinks(applications: list[Application]) -> list[record.Pending | None]:
+    """Where each application's decision waits: the pending list of the request it came in."""
+    return [record.pending_of(a) for a in applications]
+
+
 def _log_event(event: str, **fields: object) -> None:
     """Structured log: one JSON object per line, easy to ship and query."""
     log.info(json.dumps({"event": event, "pid": os.getpid(), **fields}, default=str))
@@ -462,5 +499,6 @@ def _log_event(event: str, **fields: object) -> None:
 CreditScoring.add_asgi_middleware(BodySizeLimitMiddleware, max_bytes=MAX_BODY_BYTES)  # type: ignore[attr-defined]
 CreditScoring.add_asgi_middleware(JsonContentTypeMiddleware)  # type: ignore[attr-defined]
 CreditScoring.add_asgi_middleware(ModelCardMiddleware)  # type: ignore[attr-defined]
+CreditScoring.add_asgi_middleware(record.RecordAnswered, path=SETTINGS.core.request_log)  # type: ignore[attr-defined]
 if SETTINGS.api_key:
     CreditScoring.add_asgi_middleware(BearerTokenMiddleware, token=SETTINGS.api_key)  # type: ignore[attr-defined]

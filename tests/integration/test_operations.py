@@ -12,7 +12,7 @@ import mlflow
 import pandas as pd
 import pytest
 
-from credit_scoring.core.request_log import read_log
+from credit_scoring.core.request_log import read_log, verify
 from credit_scoring.core.scorer import Scorer
 from tests.integration.conftest import kill_server, serve
 from tests.integration.test_pipeline import applicants, post
@@ -62,6 +62,9 @@ def test_every_scored_applicant_is_logged(pipeline, service_url):
     assert new["client_id"].tolist() == [r["SK_ID_CURR"] for r in rows]
     assert new["probability"].tolist() == pytest.approx([a["probability"] for a in answers])
     assert new["decision"].tolist() == [a["decision"] for a in answers]
+    assert new["top_features"].tolist() == [a["top_features"] for a in answers]
+    assert new["request_id"].nunique() == 1 and new["request_id"].notna().all()
+    assert new["bundle_digest"].str.fullmatch("[0-9a-f]{64}").all()
     # The raw fields are kept as sent, so the drift report sees what production saw.
     sent = pd.DataFrame(rows)
     assert new["AMT_CREDIT"].tolist() == pytest.approx(sent["AMT_CREDIT"].tolist())
@@ -129,4 +132,5 @@ def test_request_log_survives_a_crash_and_a_restart(pipeline, tmp_path):
         post(url, "predict", {"applications": applicants(pipeline, 3, offset=1700)})
     after = read_log(log_path)
     assert len(after) == len(logged) + 3
-    assert after["id"].is_monotonic_increasing and after["id"].is_unique
+    assert after["seq"].tolist() == list(range(1, len(after) + 1))
+    assert verify(log_path).rows == len(after)

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from credit_scoring.core.reasons import protected_fields
-from credit_scoring.core.request_log import LoggedScore, RequestLog
+from credit_scoring.core.request_log import LoggedDecision, RequestLog
 from credit_scoring.core.scorer import Scorer
 from credit_scoring.own_table.examples import few_columns, many_categoricals
 from tests.integration.conftest import CLI, Pipeline, isolated_env, serve
@@ -264,7 +264,16 @@ def test_drift_compares_only_the_requests_of_the_model_it_judges(own, url, model
     customers_tag, customers = models["customers"]
     old = customers.reference.drop(columns="default").head(120)
     RequestLog(log_path).append(
-        LoggedScore("predict", customers_tag, int(r.customer_id), 0.3, "granted", 0.5, r._asdict())
+        LoggedDecision(
+            None,
+            "predict",
+            customers_tag,
+            "0" * 64,
+            0.5,
+            int(r.customer_id),
+            r._asdict(),
+            {"probability": 0.3, "decision": "granted"},
+        )
         for r in old.astype(object).where(old.notna(), None).itertuples(index=False)
     )
     loans_tag, loans_scorer = models["loans"]

@@ -3,8 +3,6 @@ nothing or to repeat the model, never touches the request log; rates by decision
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 from credit_scoring.core.overrides import (
@@ -15,7 +13,14 @@ from credit_scoring.core.overrides import (
     override_rates,
     read_overrides,
 )
-from credit_scoring.core.request_log import LoggedScore, RequestLog
+from credit_scoring.core.request_log import LoggedDecision, RequestLog, read_log
+
+
+def logged(version: str, client_id: int, decision: str, gender: str) -> LoggedDecision:
+    answer = {"probability": 0.5, "decision": decision}
+    return LoggedDecision(
+        None, "predict", version, "0" * 64, 0.3, client_id, {"CODE_GENDER": gender}, answer
+    )
 
 
 @pytest.fixture
@@ -23,10 +28,8 @@ def request_log(tmp_path):
     path = tmp_path / "requests.sqlite"
     log = RequestLog(path)
     answers = [(1, "refused", "F"), (2, "refused", "M"), (3, "granted", "F"), (4, "granted", "M")]
-    log.append(
-        LoggedScore("predict", "m:1", i, 0.5, d, 0.3, {"CODE_GENDER": g}) for i, d, g in answers
-    )
-    log.append([LoggedScore("predict", "m:2", 2, 0.1, "granted", 0.3, {"CODE_GENDER": "M"})])
+    log.append(logged("m:1", i, d, g) for i, d, g in answers)
+    log.append([logged("m:2", 2, "granted", "M")])
     log.close()
     return path
 
@@ -48,10 +51,8 @@ def test_an_override_records_the_model_answer_it_overrides(request_log, tmp_path
         overrides.record(99, "granted", "why", "A", model_answer(request_log, 99))
     assert read_overrides(tmp_path / "overrides.sqlite")["client_id"].tolist() == [1]
     # The model's logged answer stays as it was.
-    with sqlite3.connect(request_log) as db:
-        assert db.execute("SELECT decision FROM scored WHERE client_id = 1").fetchall() == [
-            ("refused",)
-        ]
+    logged = read_log(request_log)
+    assert logged.loc[logged["client_id"] == 1, "decision"].tolist() == ["refused"]
 
 
 def test_override_rates_by_decision_and_by_group(request_log, tmp_path):

@@ -1,0 +1,113 @@
+"""Only answered requests reach the decision record.
+
+A batched request's rows are scored in batches shared with other requests, and BentoML may
+still answer that request 503 afterwards (a 1,000-row request split over several batches is
+cancelled when its last part would wait too long), or its client may have gone. So scoring
+does not write the record: each row's decision waits in its request's ``Pending`` list, and
+this middleware writes the list when, and only when, the request's answer is a 2xx to a client
+still connected: just before the status line goes out, so a client that got its answer will
+find it in the record, even if the server is killed a moment later.
+
+The list travels with the request: the middleware puts it in a context variable, which the
+request's validation (run in the request's own task) attaches to each application it builds;
+batches built from applications of many requests thus know where each row's decision goes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+from contextlib import suppress
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+import anyio
+from pydantic import BaseModel, PrivateAttr
+
+from credit_scoring.core.request_log import LoggedDecision, RequestLog
+
+REQUEST_ID_HEADER = b"x-bentoml-request-id"  # set by BentoML on every API answer
+
+Pending = list[LoggedDecision]
+_PENDING: ContextVar[Pending | None] = ContextVar("pending_decisions", default=None)
+
+
+@functools.cache
+def open_record(path: Path) -> RequestLog:
+    """The process's one handle on the record at ``path`` (the service and this middleware
+    share it)."""
+    return RequestLog(path)
+
+
+def pending() -> Pending | None:
+    """The current request's list of decisions waiting for its answer (None outside one)."""
+    return _PENDING.get()
+
+
+def carrying_pending(model: type[BaseModel]) -> type[BaseModel]:
+    """``model`` whose instances remember the pending list of the request that sent them
+    (a subclass of the same name, so the OpenAPI page reads the same)."""
+    namespace = {
+        "__module__": model.__module__,
+        "__annotations__": {"_pending": Pending | None},
+        "_pending": PrivateAttr(default_factory=pending),
+    }
+    return type(model.__name__, (model,), namespace)
+
+
+def pending_of(application: BaseModel) -> Pending | None:
+    return getattr(application, "_pending", None)
+
+
+class RecordAnswered:
+    """ASGI middleware: writes a request's pending decisions when its answer is a 2xx to a
+    client still connected, with the request id BentoML answers in its header."""
+
+    def __init__(self, app: Any, path: Path) -> None:
+        self.app = app
+        self.path = path
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        decisions: Pending = []
+        gone = asyncio.Event()
+        watcher: asyncio.Task | None = None
+
+        async def receive_and_watch() -> Any:
+            nonlocal watcher
+            message = await receive()
+            if message["type"] == "http.request" and not message.get("more_body", False):
+                watcher = asyncio.ensure_future(_watch_disconnect(receive, gone))
+            return message
+
+        async def send_after_recording(message: Any) -> None:
+            if message["type"] == "http.response.start" and decisions:
+                if 200 <= message["status"] < 300 and not gone.is_set():
+                    request_id = dict(message.get("headers", ())).get(REQUEST_ID_HEADER)
+                    await self._write(decisions, request_id)
+                decisions.clear()
+            await send(message)
+
+        token = _PENDING.set(decisions)
+        try:
+            await self.app(scope, receive_and_watch, send_after_recording)
+        finally:
+            _PENDING.reset(token)
+            if watcher is not None:
+                watcher.cancel()
+
+    async def _write(self, decisions: Pending, request_id: bytes | None) -> None:
+        rid = request_id.decode("latin-1") if request_id else None
+        rows = [dataclasses.replace(d, request_id=rid) for d in decisions]
+        await anyio.to_thread.run_sync(open_record(self.path).append, rows)
+
+
+async def _watch_disconnect(receive: Any, gone: asyncio.Event) -> None:
+    """Once the body is read, the next message can only be the client's disconnect (or the
+    server's own end of the response, when it no longer matters)."""
+    with suppress(Exception):
+        if (await receive())["type"] == "http.disconnect":
+            gone.set()
