@@ -141,9 +141,9 @@ REPLACED_COMPONENTS = ("InvalidArgument", "NotFound")  # BentoML's, wrong for th
 
 
 def amend_spec(spec: dict[str, Any], api_key: bool, metrics_token: bool) -> dict[str, Any]:
-    """BentoML's OpenAPI spec with the answers this service really gives: each POST's body
-    required, 400/404/413/415 (and 401 with a key) with their real bodies; ``/metrics`` with
-    its 401 when it has a token."""
+    """BentoML's OpenAPI spec with the answers this service really gives: a POST's body
+    required where its input has required fields, 400/404/413/415 (and 401 with a key) with
+    their real bodies; ``/metrics`` with its 401 when it has a token."""
     spec = json.loads(json.dumps(spec))  # a copy, with status codes as JSON has them: strings
     _, definitions = models_json_schema(
         [(model, "serialization") for model in (BadRequest, ErrorMessage)], ref_template=REF
@@ -155,7 +155,12 @@ def amend_spec(spec: dict[str, Any], api_key: bool, metrics_token: bool) -> dict
     for path, item in spec["paths"].items():
         operation = item.get("post")
         if operation is not None and "requestBody" in operation:
-            operation["requestBody"]["required"] = True
+            body = operation["requestBody"]
+            # Required where the input has a required field (an endpoint without input,
+            # /clients, /metadata, takes an empty body too).
+            body["required"] = any(
+                media.get("schema", {}).get("required") for media in body["content"].values()
+            )
             answers = STATUS_MODELS | ({401: UNAUTHORIZED[1:]} if api_key else {})
             operation["responses"].update(_responses(answers))
         elif path == "/metrics" and metrics_token and "get" in item:
