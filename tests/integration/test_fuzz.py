@@ -5,9 +5,12 @@ accepted).
 
 It runs Schemathesis' command line (its pytest plugin does not support pytest 9 yet). The
 default suite runs the examples and fuzzing phases with a bounded number of cases per
-operation (~20 s); ``make fuzz`` adds the coverage and stateful phases (every field's
-boundary values: thousands of requests, ~5 min here) with more cases: FUZZ_EXAMPLES and
-FUZZ_PHASES set both.
+operation (~25 s, zero failures); ``make fuzz`` adds the coverage and stateful phases (every
+field's boundary values: 5,410 requests at 50 cases per operation, ~5 min unloaded) with more
+cases: FUZZ_EXAMPLES and FUZZ_PHASES set both. The coverage phase does not pass its bodies
+through the hooks below, so its history rows break the link rule JSON Schema cannot state
+(a ``bureau_balance`` month of no ``bureau`` credit, rightly refused): with that phase, the
+check that valid requests are accepted is left out (FUZZ_EXCLUDE); every other check holds.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ pytestmark = pytest.mark.integration
 CHECKOUT = Path(__file__).resolve().parents[2]
 EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "20"))
 PHASES = os.environ.get("FUZZ_PHASES", "examples,fuzzing")
+EXCLUDED = os.environ.get("FUZZ_EXCLUDE", "")  # checks left out, comma-separated
 HOOKS = "tests.integration.schemathesis_hooks"  # the history tables' links (see the module)
 
 
@@ -39,6 +43,7 @@ def test_every_generated_request_gets_the_answer_the_spec_promises(service_url, 
             PHASES,
             "--max-examples",
             str(EXAMPLES_PER_OPERATION),
+            *(["--exclude-checks", EXCLUDED] if EXCLUDED else []),
             "--seed",
             "42",
             "--report",
