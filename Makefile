@@ -21,7 +21,7 @@ COSTS  = $(if $(FN_COST),--fn-cost $(FN_COST)) $(if $(FP_COST),--fp-cost $(FP_CO
 FULL_ROWS ?= 307511
 FULL_TRIALS ?= 4
 
-.PHONY: help install data train train-full promote serve run test lint format lock build clean bench-features bench-serving
+.PHONY: help install data train train-full promote serve run test fuzz lint format lock build clean bench-features bench-serving
 
 help:  ## list the targets and the variables they read
 	@echo "targets:"
@@ -53,6 +53,7 @@ help:  ## list the targets and the variables they read
 # var SINCE           drift: only requests logged at/after this time (ISO or unix s)
 # var APPLICANT       erase: the applicant id whose inputs leave the decision record
 # var REASON          erase: why (kept in the tombstone; default: the applicant's request)
+# var FUZZ_EXAMPLES   fuzz: generated cases per operation and phase (200)
 # var PYTHON          the interpreter that creates .venv (python3)
 
 $(STAMP): pyproject.toml requirements.lock
@@ -100,6 +101,10 @@ test: install  ## lint, then the tests (unit + integration: real MLflow store, r
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 	$(PY) -m pytest
+
+fuzz: install  ## Schemathesis, every phase and check, FUZZ_EXAMPLES cases per operation (200); ~10 min
+	FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),200) FUZZ_PHASES=examples,coverage,fuzzing,stateful \
+		FUZZ_EXCLUDE=positive_data_acceptance $(PY) -m pytest tests/integration/test_fuzz.py
 
 lint: install  ## ruff lint and format check, import contracts (import-linter), types (mypy)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

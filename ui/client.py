@@ -167,9 +167,6 @@ def _body(response: httpx.Response) -> Any:
 
 def _error_message(response: httpx.Response) -> str:
     body = _body(response)
-    # BentoML wraps some errors (404) in a one-element list; the auth middleware does not.
-    if isinstance(body, list) and len(body) == 1:
-        body = body[0]
     if isinstance(body, dict) and "error" in body:
         return str(body["error"])
     return str(body)[:500]

@@ -17,7 +17,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import bentoml
@@ -25,6 +25,14 @@ from starlette.responses import JSONResponse
 
 FIXED_VERSIONS = ("1.4.40",)
 API_SERVER_SOCKET = "_bento_api_server"  # BentoML's name for the HTTP socket
+# Metric label of every path the service does not route (and the key keeping the real one).
+OTHER_ENDPOINT = "other"
+_ROUTED_PATH = "credit_scoring.path"
+SYSTEM_PATHS = ("/", "/livez", "/readyz", "/healthz", "/metrics", "/docs.json", "/schema.json")
+STATIC_PREFIX = "/static_content"  # the Swagger page's files: one label for the folder
+# A connection must complete a request's headers this soon after it opens (or after its
+# previous answer): uvicorn's own keep-alive timeout, 5 s, for a client that started a request.
+HEADER_TIMEOUT_S = 5.0
 REUSE_PORT = sys.platform == "linux" and hasattr(socket, "SO_REUSEPORT")
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 log = logging.getLogger("bentoml.credit_scoring")  # under "bentoml": shown by its log config
@@ -205,12 +213,148 @@ def _fix_shared_socket() -> None:
     circus.process.Process._get_sockets_fds = slot_sockets_fds
 
 
+def endpoint_label(path: str, routes: Collection[str]) -> str:
+    """The metrics' ``endpoint`` label of a request: its path when the service routes it,
+    one shared label otherwise, so that requests to made-up paths add no series."""
+    if path in routes or path in SYSTEM_PATHS:
+        return path
+    if path.startswith(STATIC_PREFIX + "/"):
+        return STATIC_PREFIX
+    return OTHER_ENDPOINT
+
+
+def _fix_metrics_labels() -> None:
+    """The traffic metrics label each request with its raw path, so every made-up path adds
+    ~20 series (a histogram's buckets, counters, a gauge) to ``/metrics`` and to the
+    multiprocess folder: 18,000 requests to random paths took ``/metrics`` from 122 KB to
+    13.3 MB and to a 504. Unrouted paths are counted under ``endpoint="other"``; the app
+    behind the middleware still sees the real path.
+
+    Upstream: no issue found (searched BentoML's issues for "metrics endpoint label
+    cardinality unknown path" and "prometheus label path 404 series"); Prometheus' own
+    instrumentation guides warn against unbounded label values.
+    """
+    from bentoml._internal.context import server_context
+    from bentoml._internal.server.http.instruments import RunnerTrafficMetricsMiddleware
+
+    init = RunnerTrafficMetricsMiddleware.__init__
+    call = RunnerTrafficMetricsMiddleware.__call__
+
+    def init_with_real_path(self: Any, app: Any, *args: Any, **kwargs: Any) -> None:
+        async def with_real_path(scope: Any, receive: Any, send: Any) -> None:
+            if _ROUTED_PATH in scope:
+                scope = {**scope, "path": scope[_ROUTED_PATH]}
+            await app(scope, receive, send)
+
+        init(self, with_real_path, *args, **kwargs)
+
+    async def call_with_bounded_label(self: Any, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"].startswith(("http", "websocket")):
+            label = endpoint_label(scope["path"], server_context.service_routes)
+            if label != scope["path"]:
+                scope = {**scope, "path": label, _ROUTED_PATH: scope["path"]}
+        await call(self, scope, receive, send)
+
+    RunnerTrafficMetricsMiddleware.__init__ = init_with_real_path  # type: ignore[method-assign]
+    RunnerTrafficMetricsMiddleware.__call__ = call_with_bounded_label  # type: ignore[method-assign]
+
+
+def _fix_client_error_body() -> None:
+    """A ``BentoMLException`` with a 4xx status (``NotFound``: an unknown client id) is
+    answered as a one-element *list* holding the error object (a stray comma in BentoML makes
+    a tuple of it), while the OpenAPI spec promises the object; and a traceback is logged for
+    what is the client's mistake. The object is answered here, and one log line names the
+    status, path and exception type (no values: the ids the client sent stay out of logs).
+
+    Upstream: no issue found (searched BentoML's issues for "NotFound response body list
+    tuple" and "api_endpoint_wrapper detail tuple").
+    """
+    from _bentoml_impl.server.app import ServiceAppFactory
+    from bentoml.exceptions import BentoMLException
+
+    endpoint = ServiceAppFactory.api_endpoint
+
+    async def api_endpoint(self: Any, name: str, request: Any) -> Any:
+        try:
+            return await endpoint(self, name, request)
+        except BentoMLException as error:
+            status = error.error_code.value
+            if status in (401, 403) or status >= 500:
+                raise  # BentoML's own generic answers for these
+            log.warning("%d on %s: %s", status, request.url.path, type(error).__name__)
+            return JSONResponse({"error": str(error)}, status_code=status)
+
+    ServiceAppFactory.api_endpoint = api_endpoint
+
+
+def _fix_header_timeout() -> None:
+    """uvicorn times out an idle kept-alive connection, but not one that sent part of a
+    request's headers (nor a fresh one that sent nothing): 4,000 such connections stayed
+    open, each holding a socket and memory, and BentoML passes no option for it. uvicorn's
+    HTTP protocol here (httptools) gets a timer from the connection's start, and from each
+    answer on a kept-alive connection, to the end of the next request's headers; a client
+    that misses it is disconnected.
+
+    Upstream: https://github.com/Kludex/uvicorn/issues/157 (``--timeout-request-start``,
+    "timeout unless request headers complete within this time", open since 2018); BentoML
+    passes uvicorn only ``timeout_keep_alive``, which data received resets.
+    """
+    import uvicorn
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class HeaderTimeoutProtocol(HttpToolsProtocol):
+        header_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._await_headers()
+
+        def on_headers_complete(self) -> None:
+            self._headers_done()
+            super().on_headers_complete()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._await_headers()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._headers_done()
+            super().connection_lost(exc)
+
+        def _await_headers(self) -> None:
+            self._headers_done()
+            self.header_timer = self.loop.call_later(HEADER_TIMEOUT_S, self._too_slow)
+
+        def _headers_done(self) -> None:
+            if self.header_timer is not None:
+                self.header_timer.cancel()
+                self.header_timer = None
+
+        def _too_slow(self) -> None:
+            self.header_timer = None
+            if not self.transport.is_closing():
+                self.transport.close()
+
+    load = uvicorn.Config.load
+
+    def load_with_header_timeout(self: uvicorn.Config) -> None:
+        load(self)
+        if self.http_protocol_class is HttpToolsProtocol:
+            self.http_protocol_class = HeaderTimeoutProtocol
+
+    uvicorn.Config.load = load_with_header_timeout  # type: ignore[method-assign]
+
+
 def _fixes() -> dict[str, Callable[[], None]]:
     """The fixes this platform can take, by name."""
     fixes = {
         "timeout_timer": _fix_timeout_timer,
         "media_type_cache": _fix_media_type_cache,
         "local_caller_cache": _fix_local_caller_cache,
+        "metrics_labels": _fix_metrics_labels,
+        "client_error_body": _fix_client_error_body,
+        "header_timeout": _fix_header_timeout,
     }
     if REUSE_PORT:
         fixes["shared_socket"] = _fix_shared_socket

@@ -77,6 +77,30 @@ class Explanation(BaseModel):
     )
 
 
+class FieldError(BaseModel):
+    """One reason a request was refused, as pydantic reports it."""
+
+    type: str = Field(description="pydantic's error type, e.g. extra_forbidden, less_than_equal")
+    loc: list[str | int] = Field(
+        description="Where: the request's keys and list positions, e.g. applications, 0, FIELD"
+    )
+    msg: str = Field(description="What is wrong, in words")
+    url: str | None = Field(default=None, description="pydantic's page on this error type")
+
+
+class BadRequest(BaseModel):
+    """A 400: the request does not fit the request model; every bad field is listed."""
+
+    error: str = Field(description="How many errors, e.g. '3 validation error for Input'")
+    detail: list[FieldError]
+
+
+class ErrorMessage(BaseModel):
+    """Any other refusal (401, 404, 413, 415): one message saying what to change."""
+
+    error: str
+
+
 class ModelInfo(BaseModel):
     model_tag: str = Field(description="BentoML model name:version")
     mlflow_run_id: str | None

@@ -49,11 +49,11 @@ from credit_scoring.core.scorer import (
     verify_digests,
 )
 from credit_scoring.core.scorer import Explanation as ScorerExplanation
-from credit_scoring.core.tables import client_rows, parent_keys
 from credit_scoring.serving import bentoml_fixes, error_log, record
-from credit_scoring.serving.auth import BearerTokenMiddleware
+from credit_scoring.serving.auth import BearerTokenMiddleware, metrics_path
 from credit_scoring.serving.batch import Batch, to_batch
 from credit_scoring.serving.contract import ModelInfo, override_model, response_models
+from credit_scoring.serving.docs import DocsMiddleware, amend_spec, typical_application
 from credit_scoring.serving.guards import BodySizeLimitMiddleware, JsonContentTypeMiddleware
 from credit_scoring.serving.readiness import RequestLogProbe, checked_folder
 from credit_scoring.serving.settings import ServingSettings
@@ -130,29 +130,20 @@ def _stored_schema() -> InputSchema:
 
 
 def _example() -> list[dict]:
-    """The OpenAPI example: the first client of the reference sample shipped with the model,
-    with at most two rows of each history table (a readable example, still a valid one: a
-    child table's rows belong to the parent rows kept)."""
-    folder = MODEL_DIR
-    if not (folder / REFERENCE_FILE).is_file():
-        return [{}]
-    reference = read_parquet(folder / REFERENCE_FILE)
-    client = reference.drop(columns=[SCHEMA.target_column], errors="ignore").iloc[0]
-    example = json.loads(client.dropna().to_json())
-    specs = get_profile(SCHEMA.profile).history_tables(SCHEMA.tables) if SCHEMA.tables else {}
-    paths = {t: folder / REFERENCE_TABLE_FILE.format(t) for t in SCHEMA.tables}
-    tables = {t: read_parquet(p) for t, p in paths.items() if p.is_file()}
-    rows = client_rows(tables, [client[SCHEMA.id_column]], specs)
-    parents = parent_keys(specs)
-    rows = {t: own.head(2) if t in parents else own for t, own in rows.items()}
-    rows = client_rows(rows, [client[SCHEMA.id_column]], specs)
-    for table, own in rows.items():
-        link = specs[table].link
-        implied = [link.key] if link.parent is None else []  # the applicant's id: implied
-        own = own.drop(columns=implied).head(2)
-        if len(own):
-            example[table] = [json.loads(r.dropna().to_json()) for _, r in own.iterrows()]
-    return [example]
+    """The OpenAPI example: a typical applicant of the reference sample shipped with the
+    model (statistics, never a client's record: the spec is open to anyone)."""
+    folder = Path(MODEL.stored.path)
+    reference = folder / REFERENCE_FILE
+    tables = get_profile(SCHEMA.profile).history_tables(SCHEMA.tables) if SCHEMA.tables else {}
+    paths = {t: folder / REFERENCE_TABLE_FILE.format(t) for t in tables}
+    return [
+        typical_application(
+            SCHEMA,
+            read_parquet(reference) if reference.is_file() else None,
+            {t: read_parquet(p) for t, p in paths.items() if p.is_file()},
+            tables,
+        )
+    ]
 
 
 MODEL_DIR = Path(MODEL.stored.path)
@@ -502,3 +493,19 @@ CreditScoring.add_asgi_middleware(ModelCardMiddleware)  # type: ignore[attr-defi
 CreditScoring.add_asgi_middleware(record.RecordAnswered, path=SETTINGS.core.request_log)  # type: ignore[attr-defined]
 if SETTINGS.api_key:
     CreditScoring.add_asgi_middleware(BearerTokenMiddleware, token=SETTINGS.api_key)  # type: ignore[attr-defined]
+if SETTINGS.metrics_token:
+    CreditScoring.add_asgi_middleware(  # type: ignore[attr-defined]
+        BearerTokenMiddleware,
+        token=SETTINGS.metrics_token,
+        guarded=metrics_path,
+        what="metrics token",
+    )
+
+
+def _spec() -> dict:
+    """The OpenAPI spec as this service answers (see serving.docs)."""
+    stock = CreditScoring.openapi_spec.asdict()  # type: ignore[attr-defined]
+    return amend_spec(stock, bool(SETTINGS.api_key), bool(SETTINGS.metrics_token))
+
+
+CreditScoring.add_asgi_middleware(DocsMiddleware, spec=_spec)  # type: ignore[attr-defined]

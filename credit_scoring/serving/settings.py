@@ -17,6 +17,8 @@ class ServingSettings(BaseSettings):
     # The model version served; set by the arbiter for its workers (one model per server).
     model_tag: str | None = None
     api_key: str | None = None  # bearer token the service requires; None = open service
+    # bearer token /metrics requires (a scraper's, not the API key); None = /metrics open
+    metrics_token: str | None = None
     workers: int = Field(2, ge=1)  # service processes: 2 (the cores here); 1 per pod on k8s
     batching: bool = True  # adaptive batching on (off only to measure what it brings)
     max_batch_size: int = Field(64, ge=1)  # rows per adaptive batch (README, Serving figures)

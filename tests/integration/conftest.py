@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import pytest
 
 from credit_scoring.serving import runner
@@ -23,6 +24,8 @@ ROWS, SEED = 4000, 3
 READY_TIMEOUT_S = 90
 CLI = str(Path(sys.executable).with_name("credit-scoring"))  # the console script, run by python
 SERVERS: dict[str, runner.Server] = {}  # url -> running `bentoml serve`, for crash tests
+API_KEY = "client-key-for-tests"  # the keyed server's (keyed_service_url)
+METRICS_TOKEN = "scraper-token-for-tests"
 
 
 @dataclass
@@ -118,3 +121,23 @@ def kill_server(url: str) -> None:
 def service_url(pipeline: Pipeline) -> Iterator[str]:
     with serve(pipeline) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def keyed_service_url(pipeline: Pipeline) -> Iterator[str]:
+    """The server of every test about keys and workers, started once for all of them: two
+    workers (the default), an API key and a metrics token. When the session ends it is
+    stopped, and no process of its tree may outlive it (the runner's promise)."""
+    env = {"CREDIT_API_KEY": API_KEY, "CREDIT_METRICS_TOKEN": METRICS_TOKEN}
+    with serve(pipeline, CREDIT_WORKERS="2", **env) as url:
+        tree = SERVERS[url].tree()
+        yield url
+    assert len(tree) >= 3, tree  # the server and its two workers, each in a session of its own
+    assert not [p.pid for p in tree if alive(p)], "a worker outlived its server"
+
+
+def alive(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

@@ -14,7 +14,7 @@ import pytest
 
 from credit_scoring.core.request_log import read_log, verify
 from credit_scoring.core.scorer import Scorer
-from tests.integration.conftest import kill_server, serve
+from tests.integration.conftest import API_KEY, METRICS_TOKEN, kill_server, serve
 from tests.integration.test_pipeline import applicants, post
 
 pytestmark = pytest.mark.integration
@@ -35,7 +35,8 @@ def test_clients_and_scoring_by_id_match_predict(pipeline, service_url):
 def test_unknown_client_id_is_404_naming_it(service_url):
     response = post(service_url, "predict_client", {"client_ids": [1]})
     assert response.status_code == 404
-    assert "[1]" in response.text
+    # An object, as the spec says (BentoML 1.4.40 alone answers a one-element list).
+    assert response.json() == {"error": "client ids not in the reference sample: [1]"}
     assert post(service_url, "predict_client", {"client_ids": []}).status_code == 400
 
 
@@ -70,19 +71,28 @@ def test_every_scored_applicant_is_logged(pipeline, service_url):
     assert new["AMT_CREDIT"].tolist() == pytest.approx(sent["AMT_CREDIT"].tolist())
 
 
-def test_api_key_guards_scoring_but_not_probes(pipeline):
-    with serve(pipeline, CREDIT_API_KEY="s3cret-key") as url:
-        body = {"applications": [{}]}
-        missing = post(url, "predict", body)
-        assert missing.status_code == 401 and "API key" in missing.text
-        bad = httpx.post(f"{url}/predict", json=body, headers={"Authorization": "Bearer nope"})
-        assert bad.status_code == 401
-        good = httpx.post(
-            f"{url}/predict", json=body, headers={"Authorization": "Bearer s3cret-key"}, timeout=30
-        )
-        assert good.status_code == 200
-        for probe in ("/readyz", "/livez", "/metrics", "/docs.json"):
-            assert httpx.get(f"{url}{probe}", timeout=10).status_code == 200, probe
+def test_api_key_guards_scoring_but_not_probes(keyed_service_url):
+    url, body = keyed_service_url, {"applications": [{}]}
+    missing = post(url, "predict", body)
+    assert missing.status_code == 401 and "API key" in missing.text
+    bad = httpx.post(f"{url}/predict", json=body, headers={"Authorization": "Bearer nope"})
+    assert bad.status_code == 401
+    # HTTP auth schemes are case-insensitive (RFC 9110): "bearer" is "Bearer".
+    for scheme in ("Bearer", "bearer", "BEARER"):
+        headers = {"Authorization": f"{scheme} {API_KEY}"}
+        good = httpx.post(f"{url}/predict", json=body, headers=headers, timeout=30)
+        assert good.status_code == 200, scheme
+    for probe in ("/readyz", "/livez", "/docs.json", "/"):
+        assert httpx.get(f"{url}{probe}", timeout=10).status_code == 200, probe
+
+
+def test_metrics_have_a_token_of_their_own(keyed_service_url):
+    metrics = f"{keyed_service_url}/metrics"
+    assert httpx.get(metrics, timeout=10).status_code == 401
+    api_key = {"Authorization": f"Bearer {API_KEY}"}
+    assert httpx.get(metrics, headers=api_key, timeout=10).status_code == 401
+    scraper = httpx.get(metrics, headers={"Authorization": f"bearer {METRICS_TOKEN}"}, timeout=10)
+    assert scraper.status_code == 200 and "credit_decisions_total" in scraper.text
 
 
 def test_explain_client_and_global_importance_come_from_the_reference(pipeline, service_url):

@@ -4,7 +4,6 @@ included: service down, wrong or missing API key, rejected input."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import fields
 
 import pandas as pd
@@ -13,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from credit_scoring.core.schema import InputSchema
 from credit_scoring.core.scorer import SCHEMA_FILE, Scorer
-from tests.integration.conftest import Pipeline, free_port, serve
+from tests.integration.conftest import API_KEY, Pipeline, free_port
 from tests.integration.test_pipeline import applicants, post
 from ui.charts import waterfall_rows
 from ui.client import ServedField, ServiceClient
@@ -21,7 +20,7 @@ from ui.launch import APP
 
 pytestmark = pytest.mark.integration
 
-KEY = "officer-key-for-tests"
+KEY = API_KEY  # the session's keyed server (conftest)
 
 
 def page(monkeypatch: pytest.MonkeyPatch, url: str, api_key: str | None = None) -> AppTest:
@@ -50,12 +49,6 @@ def errors(app: AppTest) -> str:
 @pytest.fixture(scope="module")
 def scorer(pipeline: Pipeline) -> Scorer:
     return Scorer.load(pipeline.model_dir())
-
-
-@pytest.fixture(scope="module")
-def keyed_service_url(pipeline: Pipeline) -> Iterator[str]:
-    with serve(pipeline, CREDIT_API_KEY=KEY) as url:
-        yield url
 
 
 def test_the_form_schema_is_the_stored_schema_read_over_http(pipeline, service_url):

@@ -83,7 +83,14 @@ def _get(app: Any) -> tuple[httpx.Response, TimerRecordingLoop]:
 
 def test_the_fixes_apply_under_the_version_they_were_written_for(applied):
     assert bentoml.__version__ in bentoml_fixes.FIXED_VERSIONS
-    assert {"timeout_timer", "media_type_cache", "local_caller_cache"} <= set(applied)
+    assert {
+        "timeout_timer",
+        "media_type_cache",
+        "local_caller_cache",
+        "metrics_labels",
+        "client_error_body",
+        "header_timeout",
+    } <= set(applied)
     assert bentoml_fixes.status() == {"fixes": "applied", "bentoml": bentoml.__version__}
 
 
@@ -147,19 +154,23 @@ import bentoml
 logging.basicConfig(level=logging.INFO, format="%(message)s")
 bentoml.__version__ = "9.9.9"
 private = ["bentoml._internal.server.http.traffic", "_bentoml_sdk.io_models",
-           "_bentoml_sdk.method", "circus.sockets", "circus.process"]
+           "_bentoml_sdk.method", "circus.sockets", "circus.process", "uvicorn",
+           "bentoml._internal.server.http.instruments", "_bentoml_impl.server.app"]
 for name in private:  # as if the upgrade had moved them: importing any of them fails
     sys.modules[name] = None
 from credit_scoring.serving import bentoml_fixes
 applied, status = bentoml_fixes.apply(), bentoml_fixes.status()
 for name in private:
     del sys.modules[name]
-import circus.process, circus.sockets
+import circus.process, circus.sockets, uvicorn
 from _bentoml_sdk.io_models import IOMixin
 from _bentoml_sdk.method import APIMethod
 from bentoml._internal.server.http.traffic import TimeoutMiddleware
+from bentoml._internal.server.http.instruments import RunnerTrafficMetricsMiddleware as M
+from _bentoml_impl.server.app import ServiceAppFactory
 patched = [TimeoutMiddleware.__call__, IOMixin.mime_type.__func__, APIMethod._local_call,
-           circus.sockets.CircusSocket.__init__, circus.process.Process._get_sockets_fds]
+           circus.sockets.CircusSocket.__init__, circus.process.Process._get_sockets_fds,
+           uvicorn.Config.load, M.__init__, M.__call__, ServiceAppFactory.api_endpoint]
 print(json.dumps({"applied": applied, "status": status,
                   "owners": sorted({f.__module__ for f in patched})}))
 """
