@@ -9,7 +9,9 @@ applicants.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from functools import cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, create_model, model_validator
@@ -21,6 +23,13 @@ from credit_scoring.core.tables import STRICT_JSON, check_links, row_model
 __all__ = ["MAX_JSON_INTEGER", "FieldSpec", "InputSchema", "ModelBundleError"]
 ID_DESCRIPTION = "Applicant id (echoed back, not scored)"  # marks the id in the OpenAPI spec
 MAX_HISTORY_ROWS = 1000  # per table and applicant (the longest real histories are ~100s)
+UNSEEN_DESCRIPTION = "a category not seen in training: scored as missing, with a warning"
+Unseen = Literal["missing", "reject"]
+
+
+@cache
+def _known(categories: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(categories)
 
 
 class ModelBundleError(RuntimeError):
@@ -39,12 +48,40 @@ class FieldSpec:
     categories: tuple[str, ...] = ()
     description: str = ""
     required: bool = False  # a request must carry it (a user's column never missing in training)
+    # An ordinal categorical's categories, lowest first (grades A1 < A2 < ...): coded 0..k-1
+    # in this order and fed to the models as one ordered number, not as unordered levels.
+    order: tuple[str, ...] = ()
 
-    def python_type(self) -> Any:
+    def __post_init__(self) -> None:
+        """An order lists the categories themselves: it becomes the category list (so codes
+        are positions in the order), and a label missing from either side is a mistake."""
+        if not self.order:
+            return
+        if self.kind != "categorical":
+            raise ValueError(f"field {self.name!r}: an order is for a categorical field")
+        if len(set(self.order)) != len(self.order):
+            raise ValueError(f"field {self.name!r}: order lists a category twice: {self.order}")
+        if self.categories and set(self.categories) != set(self.order):
+            raise ValueError(
+                f"field {self.name!r}: order {list(self.order)} must list exactly its "
+                f"categories {list(self.categories)}"
+            )
+        object.__setattr__(self, "categories", tuple(self.order))
+
+    @property
+    def ordinal(self) -> bool:
+        return bool(self.order)
+
+    def python_type(self, unseen: Unseen = "reject") -> Any:
         """The value's type with its constraints inside, so the JSON schema (OpenAPI) shows
-        them as minimum/maximum/enum, next to ``null`` for a missing value."""
+        them as minimum/maximum/enum, next to ``null`` for a missing value. With ``unseen``
+        "missing", a category outside the list is accepted too (any other text, published
+        as a second alternative after the list): it is scored as missing, with a warning."""
         if self.kind == "categorical":
-            return Literal[self.categories]
+            known = Literal[self.categories]
+            if unseen == "missing":
+                return known | Annotated[str, Field(description=UNSEEN_DESCRIPTION)]
+            return known
         return number_type(self.integer, self.minimum, self.maximum)
 
 
@@ -60,6 +97,10 @@ class InputSchema:
     # single-table dataset.
     tables: tuple[str, ...] = ()
     id_integer: bool = True  # False: ids are strings (e.g. "L-000123")
+    # A category a request sends that training never saw: scored as missing with a warning
+    # naming the field ("missing", so that applicant can still be scored), or refused with
+    # a 400 naming it ("reject", the strict mode).
+    unseen: Unseen = "missing"
 
     @property
     def names(self) -> list[str]:
@@ -71,6 +112,17 @@ class InputSchema:
 
     def field(self, name: str) -> FieldSpec:
         return next(f for f in self.fields if f.name == name)
+
+    def unseen_warnings(self, application: Mapping[str, Any]) -> list[str]:
+        """One warning per categorical field whose value is outside its categories: what the
+        answer says when such a value is scored as missing."""
+        return [
+            f"{spec.name}: category {application[spec.name]!r} was not seen in training; "
+            "scored as missing"
+            for spec in self.categorical
+            if application.get(spec.name) is not None
+            and application[spec.name] not in _known(spec.categories)
+        ]
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)
@@ -86,7 +138,10 @@ class InputSchema:
                 "version): retrain and promote the model"
             )
         specs = tuple(
-            FieldSpec(**{**f, "categories": tuple(f["categories"])}) for f in raw.pop("fields")
+            FieldSpec(
+                **{**f, "categories": tuple(f["categories"]), "order": tuple(f.get("order", ()))}
+            )
+            for f in raw.pop("fields")
         )
         return cls(fields=specs, **{**raw, "tables": tuple(raw.get("tables", ()))})
 
@@ -107,7 +162,9 @@ class InputSchema:
         }
         for spec in self.fields:
             definitions[spec.name] = (
-                spec.python_type() if spec.required else spec.python_type() | None,
+                spec.python_type(self.unseen)
+                if spec.required
+                else spec.python_type(self.unseen) | None,
                 Field(description=spec.description or None)
                 if spec.required
                 else Field(default=None, description=spec.description or None),

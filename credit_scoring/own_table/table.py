@@ -33,14 +33,24 @@ from pydantic import BaseModel
 
 from credit_scoring.core.dataset import DataError, Dataset
 from credit_scoring.core.json_fields import MAX_JSON_INTEGER
-from credit_scoring.core.schema import FieldSpec, InputSchema
+from credit_scoring.core.schema import FieldSpec, InputSchema, Unseen
 from credit_scoring.own_table import NAME as PROFILE_NAME
 
 MAX_CATEGORIES = 50
 MIN_CLASS_ROWS = 20  # fewer defaulters (or payers) than this cannot be cross-validated and tested
 RESPONSE_FIELDS = {"probability", "decision", "threshold", "top_features", "base_value"}
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_OVERRIDE_KEYS = {"kind", "integer", "minimum", "maximum", "categories", "description", "required"}
+_OVERRIDE_KEYS = {
+    "kind",
+    "integer",
+    "minimum",
+    "maximum",
+    "categories",
+    "description",
+    "required",
+    "order",
+}
+_UNSEEN = ("missing", "reject")
 
 
 def _examples(values: Any, n: int = 5) -> list:
@@ -156,6 +166,7 @@ class Override:
     exclude: tuple[str, ...] = ()
     columns: dict[str, dict[str, Any]] | None = None
     name: str | None = None
+    unseen: Unseen = "missing"  # an unseen category in a request: scored as missing, or 400
 
     @classmethod
     def read(cls, path: Path | None) -> Override:
@@ -165,10 +176,15 @@ class Override:
             raw = yaml.safe_load(Path(path).read_text("utf-8")) or {}  # JSON is YAML too
         except (OSError, yaml.YAMLError) as error:
             raise DataError(f"schema override {path}: cannot be read ({error})") from error
-        if not isinstance(raw, dict) or set(raw) - {"exclude", "columns", "name"}:
+        if not isinstance(raw, dict) or set(raw) - {"exclude", "columns", "name", "unseen"}:
             raise DataError(
-                f"schema override {path}: expected a mapping with keys exclude, columns, name; "
-                f"found {sorted(raw) if isinstance(raw, dict) else type(raw).__name__}"
+                f"schema override {path}: expected a mapping with keys exclude, columns, name, "
+                f"unseen; found {sorted(raw) if isinstance(raw, dict) else type(raw).__name__}"
+            )
+        unseen = raw.get("unseen", "missing")
+        if unseen not in _UNSEEN:
+            raise DataError(
+                f"schema override {path}: unseen must be missing or reject, not {unseen!r}"
             )
         columns = raw.get("columns") or {}
         if not isinstance(columns, dict):
@@ -191,7 +207,37 @@ class Override:
                     f"schema override {path}: column {column!r}: kind must be numeric or "
                     f"categorical, not {kind!r}"
                 )
-        return cls(tuple(raw.get("exclude") or ()), columns, raw.get("name"))
+            if "order" in (settings or {}):
+                declared = _order(settings["order"], column, path)  # type: ignore[index]
+                columns[column] = {**(settings or {}), "order": declared}
+        return cls(tuple(raw.get("exclude") or ()), columns, raw.get("name"), unseen)
+
+
+def _order(declared: Any, column: str, path: Path) -> tuple[str, ...]:
+    """An ordinal column's categories, lowest first: a list as given, or a map of each
+    category to a number, ordered by that number (the numbers only rank: codes are 0..k-1)."""
+    if isinstance(declared, dict):
+        ranks = list(declared.values())
+        if not all(isinstance(r, int | float) and not isinstance(r, bool) for r in ranks):
+            raise DataError(
+                f"schema override {path}: column {column!r}: an order map gives each category "
+                f"a number, e.g. {{A1: 1, A2: 2}}, not {declared!r}"
+            )
+        if len(set(ranks)) != len(ranks):
+            raise DataError(
+                f"schema override {path}: column {column!r}: two categories share a number "
+                f"in its order map {declared!r}"
+            )
+        declared = sorted(declared, key=declared.__getitem__)
+    if not isinstance(declared, list) or len(declared) < 2:
+        raise DataError(
+            f"schema override {path}: column {column!r}: order is a list of its categories "
+            f"lowest first, e.g. [A1, A2, B1], or a map of category to number; not {declared!r}"
+        )
+    labels = tuple(map(_label, declared))
+    if len(set(labels)) != len(labels):
+        raise DataError(f"schema override {path}: column {column!r}: order repeats a category")
+    return labels
 
 
 def _is_number(values: pd.Series) -> bool:
@@ -216,11 +262,22 @@ def _infer(
 ) -> tuple[FieldSpec, pd.Series]:
     """A column's field spec, and the column as requests will send it (labels as strings)."""
     name = str(values.name)
-    kind = settings.get("kind") or ("numeric" if _is_number(values) else "categorical")
+    order = settings.get("order", ())
+    kind = settings.get("kind") or (
+        "numeric" if _is_number(values) and not order else "categorical"
+    )
     required = bool(values.notna().all())
+    if order and kind != "categorical":
+        raise DataError(f"column {name!r} has an order, so it cannot be numeric: drop its kind")
     if kind == "categorical":
-        listed = settings.get("categories")
+        listed = settings.get("categories") or order
         categories = tuple(map(str, listed or sorted(values.dropna().map(_label).unique())))
+        outside = sorted(set(values.dropna().map(_label)) - set(categories))
+        if order and outside:
+            raise DataError(
+                f"column {name!r} holds values outside its declared order: "
+                f"{_examples(outside)}; add them to the order"
+            )
         if not listed and len(categories) > max_categories:
             raise DataError(
                 f"column {name!r} has {len(categories)} distinct values (more than "
@@ -285,6 +342,7 @@ def infer_schema(
         profile=PROFILE_NAME,
         tables=(),
         id_integer=id_integer,
+        unseen=override.unseen,
     ), pd.DataFrame(typed, index=table.index)
 
 

@@ -15,6 +15,17 @@ from credit_scoring.profiles.home_credit.reference import (
 from credit_scoring.profiles.home_credit.tables import HISTORY_TABLES
 
 _HUNDRED_YEARS_IN_DAYS = -36525
+# Categories with a natural order, lowest first: coded as ranks (core.features), so a model
+# reads "more education" as one direction instead of five unrelated levels.
+ORDERS = {
+    "NAME_EDUCATION_TYPE": (
+        "Lower secondary",
+        "Secondary / secondary special",
+        "Incomplete higher",
+        "Higher education",
+        "Academic degree",
+    ),
+}
 
 
 def _bounds(facts: ColumnFacts) -> tuple[float | None, float | None]:
@@ -45,6 +56,7 @@ def _spec(facts: ColumnFacts) -> FieldSpec:
             "categorical",
             categories=tuple(sorted(facts.categories)),
             description=facts.description,
+            order=ORDERS.get(facts.name, ()),
         )
     low, high = _bounds(facts)
     integer = facts.dtype == "int64"
