@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import typer
 
@@ -24,6 +24,8 @@ app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True, rich
 # Options passed through untouched to a tool's own command line, --help included.
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 SERVICE = "credit_scoring.serving.service:CreditScoring"
+if TYPE_CHECKING:
+    from credit_scoring.core.points import PointsScale
 
 
 def _known_errors() -> tuple[type[Exception], ...]:
@@ -122,6 +124,12 @@ def train(
     max_categories: int = typer.Option(
         None, min=2, help="With --data: most distinct values a text column may have [50]"
     ),
+    points: float = typer.Option(600.0, help="Scorecard points at the odds of --odds"),
+    odds: float = typer.Option(19.0, help="Good:bad odds (to 1) that score --points"),
+    pdo: float = typer.Option(50.0, help="Points that double the good:bad odds"),
+    bands: str = typer.Option(
+        "650,600,550,500", help="Risk bands' lower bounds in points, best first (A, B, ...)"
+    ),
 ) -> None:
     """Train and log one MLflow run (a nested run per configuration, a run per baseline);
     register the model under its dataset's name and crown it champion when it wins."""
@@ -137,8 +145,19 @@ def train(
         own = own_table(data, target, id_column, positive_label, schema_override, max_categories)
         costs = CostMatrix(fn_cost=fn_cost, fp_cost=fp_cost)
         chosen = cast(Source, source)
-        options = TrainOptions(chosen, rows, trials, folds, max_trees, seed, costs, own)
+        scale = _scale(points, odds, pdo, bands)
+        options = TrainOptions(chosen, rows, trials, folds, max_trees, seed, costs, own, scale)
         run(options, PipelineSettings())
+
+
+def _scale(points: float, odds: float, pdo: float, bands: str) -> PointsScale:
+    """The points scale of the options; a bad one is a usage error naming the problem."""
+    from credit_scoring.core.points import PointsScale
+
+    try:
+        return PointsScale(points, odds, pdo, tuple(float(part) for part in bands.split(",")))
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--bands/--odds/--pdo") from None
 
 
 @app.command()

@@ -78,7 +78,7 @@ class FieldSpec:
         "missing", a category outside the list is accepted too (any other text, published
         as a second alternative after the list): it is scored as missing, with a warning."""
         if self.kind == "categorical":
-            known = Literal[self.categories]
+            known: Any = Literal[self.categories]
             if unseen == "missing":
                 return known | Annotated[str, Field(description=UNSEEN_DESCRIPTION)]
             return known

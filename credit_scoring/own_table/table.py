@@ -299,7 +299,10 @@ def _infer(
             required=required,
         )
     settings = {k: v for k, v in settings.items() if k not in ("kind", "categories")}
-    return replace(spec, **settings), values
+    try:
+        return replace(spec, **settings), values
+    except ValueError as error:  # an order that does not list the categories given
+        raise DataError(str(error)) from error
 
 
 def infer_schema(

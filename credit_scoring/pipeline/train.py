@@ -30,6 +30,7 @@ from credit_scoring.core.calibration import sigmoid
 from credit_scoring.core.cost import CostMatrix, ThresholdChoice, best_threshold
 from credit_scoring.core.dataset import DataError, Dataset
 from credit_scoring.core.features import build_features, categorical_features
+from credit_scoring.core.points import PointsScale
 from credit_scoring.core.scorer import Scorer, dense
 from credit_scoring.own_table.table import MAX_CATEGORIES, load_own
 from credit_scoring.pipeline import baselines, report, search
@@ -67,6 +68,7 @@ class TrainOptions:
     seed: int = 0
     costs: CostMatrix = field(default_factory=CostMatrix)
     own: OwnTable | None = None
+    points: PointsScale = field(default_factory=PointsScale)  # scorecard points and bands
 
 
 def own_table(
@@ -352,6 +354,7 @@ def bundle(
         reference=reference,
         calibration=final.calibration.calibration,
         reference_histories=reference_histories,
+        points=options.points,
     )
     scorer.metadata = {
         "mlflow_run_id": run_id,

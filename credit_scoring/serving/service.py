@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -79,13 +80,16 @@ SCORES = bentoml.metrics.Histogram(
 
 
 def _stored_schema() -> InputSchema:
+    """The promoted model's schema, with the unseen-category policy of the settings when one
+    is set (CREDIT_UNSEEN), else the model's own."""
     stored = MODEL.stored
     if stored is None:
         raise bentoml.exceptions.NotFound(
             f"no model {MODEL.tag} in the BentoML store: train and promote one first "
             "(`make train promote`), or set CREDIT_MODEL_NAME / BENTOML_HOME"
         )
-    return InputSchema.from_json(Path(stored.path, SCHEMA_FILE).read_text("utf-8"))
+    schema = InputSchema.from_json(Path(stored.path, SCHEMA_FILE).read_text("utf-8"))
+    return replace(schema, unseen=SETTINGS.unseen) if SETTINGS.unseen else schema
 
 
 def _example() -> list[dict]:
@@ -181,6 +185,7 @@ class CreditScoring:
         else:
             probability = self.scorer.predict_proba(batch.applications, batch.histories)
         decisions = self.scorer.decide(probability)
+        points, bands = self.scorer.grade(probability)
         model = Prediction if reasons else Score
         answers = [
             model(
@@ -188,6 +193,9 @@ class CreditScoring:
                 probability=float(probability[i]),
                 decision=decisions[i],
                 threshold=self.scorer.threshold,
+                points=float(points[i]),
+                band=bands[i],
+                warnings=batch.warnings[i],
                 **(
                     {"top_features": self.scorer.reasons(explanation, i, TOP_FEATURES)}
                     if reasons
@@ -228,6 +236,8 @@ class CreditScoring:
             endpoint=endpoint,
             rows=len(batch),
             refused=decisions.count("refused"),
+            # How many were scored with a warning; the values are applicants' data: not logged.
+            warned=sum(map(bool, batch.warnings)),
             ms=round(1000 * (time.perf_counter() - started), 2),
         )
 
@@ -287,7 +297,8 @@ class CreditScoring:
             raise bentoml.exceptions.NotFound(str(error.args[0])) from error
         # pandas-stubs leave out None as `other`, which pandas accepts: missing -> None.
         fields = applications.astype(object).where(applications.notna(), None)  # type: ignore[call-overload]
-        return Batch(applications, histories, client_ids, fields.to_dict(orient="records"))
+        records = fields.to_dict(orient="records")
+        return Batch(applications, histories, client_ids, records, [[] for _ in client_ids])
 
     @bentoml.api
     def clients(self) -> list[int | str]:
@@ -311,6 +322,9 @@ class CreditScoring:
             dataset=SCHEMA.name,
             reference_clients=0 if self.scorer.reference is None else len(self.scorer.reference),
             global_importance=self.importance,
+            points_scale={k: v for k, v in self.scorer.points.to_dict().items() if k != "cutoffs"},
+            bands=self.scorer.points.bands(),
+            unseen=SCHEMA.unseen,
         )
 
 
