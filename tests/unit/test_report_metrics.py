@@ -60,7 +60,9 @@ def test_band_table_keeps_empty_bands_in_order():
 
 
 def test_approval_curve_grants_the_lowest_risk_first():
-    approval, bad_rate = metrics.approval_curve(np.array([1, 0, 0, 1]), np.array([0.9, 0.1, 0.2, 0.5]))
+    approval, bad_rate = metrics.approval_curve(
+        np.array([1, 0, 0, 1]), np.array([0.9, 0.1, 0.2, 0.5])
+    )
     assert approval.tolist() == [0.25, 0.5, 0.75, 1.0]
     assert bad_rate.tolist() == [0, 0, 1 / 3, 0.5]
 
