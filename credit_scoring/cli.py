@@ -291,10 +291,14 @@ def drift(
 
 @app.command("example-tables")
 def example_tables(
-    table: str = typer.Argument(..., help="loans (3 inputs, good/bad) or customers (12 inputs)"),
+    table: str = typer.Argument(
+        ...,
+        help="loans (3 inputs, good/bad), customers (12 inputs), lending (8,000 loans, 5% bad, "
+        "ordinal grade, 50 regions, almost additive) or interactions (8,000, 6% bad, trees win)",
+    ),
     path: Path = typer.Argument(..., help="Output file, .csv or .parquet"),
-    rows: int = typer.Option(5000, min=100),
-    seed: int = typer.Option(0),
+    rows: int = typer.Option(None, min=100, help="Rows [the table's own size]"),
+    seed: int = typer.Option(None, help="Random seed [the table's own]"),
 ) -> None:
     """Write a credit table of another shape than Home Credit's, to try `train --data` on."""
     with _errors_in_one_line(ValueError):
