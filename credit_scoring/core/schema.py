@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, create_model, model_validator
+from pydantic import BaseModel, Field, WithJsonSchema, create_model, model_validator
 
 from credit_scoring.core.json_fields import MAX_JSON_INTEGER, json_id_type, number_type
 from credit_scoring.core.profile import get_profile
@@ -72,17 +72,26 @@ class FieldSpec:
     def ordinal(self) -> bool:
         return bool(self.order)
 
-    def python_type(self, unseen: Unseen = "reject") -> Any:
+    def python_type(self, unseen: Unseen = "reject", optional: bool = False) -> Any:
         """The value's type with its constraints inside, so the JSON schema (OpenAPI) shows
-        them as minimum/maximum/enum, next to ``null`` for a missing value. With ``unseen``
-        "missing", a category outside the list is accepted too (any other text, published
-        as a second alternative after the list): it is scored as missing, with a warning."""
-        if self.kind == "categorical":
-            known: Any = Literal[self.categories]
-            if unseen == "missing":
-                return known | Annotated[str, Field(description=UNSEEN_DESCRIPTION)]
-            return known
-        return number_type(self.integer, self.minimum, self.maximum)
+        them as minimum/maximum/enum, next to ``null`` for a missing value (``optional``).
+        With ``unseen`` "missing" a category outside the list is valid text too (scored as
+        missing, with a warning): the spec lists the known categories first, then says so."""
+        if self.kind == "categorical" and unseen == "missing":
+            published = [
+                {"type": "string", "enum": list(self.categories)},
+                {"type": "string", "description": UNSEEN_DESCRIPTION},
+            ]
+            if optional:
+                published.append({"type": "null"})
+            typed: Any = str | None if optional else str
+            return Annotated[typed, WithJsonSchema({"anyOf": published})]
+        known: Any = (
+            Literal[self.categories]
+            if self.kind == "categorical"
+            else number_type(self.integer, self.minimum, self.maximum)
+        )
+        return known | None if optional else known
 
 
 @dataclass(frozen=True)
@@ -162,9 +171,7 @@ class InputSchema:
         }
         for spec in self.fields:
             definitions[spec.name] = (
-                spec.python_type(self.unseen)
-                if spec.required
-                else spec.python_type(self.unseen) | None,
+                spec.python_type(self.unseen, optional=not spec.required),
                 Field(description=spec.description or None)
                 if spec.required
                 else Field(default=None, description=spec.description or None),
