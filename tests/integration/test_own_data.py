@@ -292,6 +292,8 @@ def test_the_officer_page_follows_the_served_schema(url, models, monkeypatch):
         pd.DataFrame([{"income": 1800.0, "age": 23, "purpose": "cash"}])
     )
     assert app.metric[0].value == f"{expected[0]:.1%}"
+    points, bands = scorer.grade(expected)
+    assert app.metric[1].value == f"{points[0]:.0f} ({bands[0]})"
     # A required field left empty: the page shows the service's 400, naming the field.
     app.selectbox(key="field:purpose").set_value("(unknown)")
     app.button(key="score_application").click().run()
