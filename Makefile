@@ -21,7 +21,7 @@ COSTS  = $(if $(FN_COST),--fn-cost $(FN_COST)) $(if $(FP_COST),--fp-cost $(FP_CO
 FULL_ROWS ?= 307511
 FULL_TRIALS ?= 4
 
-.PHONY: help install data train train-full promote serve run test fuzz lint format lock build clean bench-features bench-serving
+.PHONY: help install data train train-full promote serve run test fuzz lint format lock build clean bench-features bench-serving bench-families
 
 help:  ## list the targets and the variables they read
 	@echo "targets:"
@@ -79,6 +79,9 @@ train-full: install  ## Home Credit scale: 307,511 clients, all tables; time and
 
 bench-features: install  ## time and peak memory of generation and feature building (ROWS)
 	$(PY) benchmarks/features.py --rows $(ROWS)
+
+bench-families: install  ## CV AUC per model family, promoted family, hold-out AUC + CI per case (~20 min)
+	$(PY) -m benchmarks.model_families --trials $(TRIALS) --rows $(ROWS) --markdown reports/bench-families.md
 
 bench-serving: install  ## serving req/s, p50/p99 per variant and vs MLServer, with wrk (apt: wrk); ~6 min
 	$(PY) -m benchmarks.serving --markdown reports/bench-serving.md

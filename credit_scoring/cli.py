@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import typer
 
@@ -24,6 +24,8 @@ app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True, rich
 # Options passed through untouched to a tool's own command line, --help included.
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 SERVICE = "credit_scoring.serving.service:CreditScoring"
+if TYPE_CHECKING:
+    from credit_scoring.core.points import PointsScale
 
 
 def _known_errors() -> tuple[type[Exception], ...]:
@@ -135,6 +137,12 @@ def train(
         help="A protected attribute to use as a model input anyway (repeatable); recorded and "
         "flagged in every report. Default: protected attributes are audited, never inputs",
     ),
+    points: float = typer.Option(600.0, help="Scorecard points at the odds of --odds"),
+    odds: float = typer.Option(19.0, help="Good:bad odds (to 1) that score --points"),
+    pdo: float = typer.Option(50.0, help="Points that double the good:bad odds"),
+    bands: str = typer.Option(
+        "650,600,550,500", help="Risk bands' lower bounds in points, best first (A, B, ...)"
+    ),
 ) -> None:
     """Train and log one MLflow run (a nested run per configuration, a run per baseline);
     register the model under its dataset's name and crown it champion when it wins."""
@@ -150,6 +158,7 @@ def train(
         own = own_table(data, target, id_column, positive_label, schema_override, max_categories)
         costs = CostMatrix(fn_cost=fn_cost, fp_cost=fp_cost)
         chosen = cast(Source, source)
+        scale = _scale(points, odds, pdo, bands)
         options = TrainOptions(
             chosen,
             rows,
@@ -159,9 +168,20 @@ def train(
             seed,
             costs,
             own,
+            scale,
             include_protected=tuple(include_protected),
         )
         run(options, PipelineSettings())
+
+
+def _scale(points: float, odds: float, pdo: float, bands: str) -> PointsScale:
+    """The points scale of the options; a bad one is a usage error naming the problem."""
+    from credit_scoring.core.points import PointsScale
+
+    try:
+        return PointsScale(points, odds, pdo, tuple(float(part) for part in bands.split(",")))
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--bands/--odds/--pdo") from None
 
 
 @app.command()
@@ -425,10 +445,14 @@ def retention(
 
 @app.command("example-tables")
 def example_tables(
-    table: str = typer.Argument(..., help="loans (3 inputs, good/bad) or customers (12 inputs)"),
+    table: str = typer.Argument(
+        ...,
+        help="loans (3 inputs, good/bad), customers (12 inputs), lending (8,000 loans, 5% bad, "
+        "ordinal grade, 50 regions, almost additive) or interactions (8,000, 6% bad, trees win)",
+    ),
     path: Path = typer.Argument(..., help="Output file, .csv or .parquet"),
-    rows: int = typer.Option(5000, min=100),
-    seed: int = typer.Option(0),
+    rows: int = typer.Option(None, min=100, help="Rows [the table's own size]"),
+    seed: int = typer.Option(None, help="Random seed [the table's own]"),
 ) -> None:
     """Write a credit table of another shape than Home Credit's, to try `train --data` on."""
     with _errors_in_one_line(ValueError):

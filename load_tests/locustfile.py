@@ -95,7 +95,7 @@ INVALID_APPLICATIONS: list[tuple[str, Any]] = [
     ("out of range", {"applications": [{"AMT_CREDIT": -1.0}]}),
     ("unknown field", {"applications": [{"NOT_A_FIELD": 1}]}),
     ("wrong type", {"applications": [{"AMT_INCOME_TOTAL": "a lot"}]}),
-    ("unknown category", {"applications": [{"CODE_GENDER": "Q"}]}),
+    ("number for a category", {"applications": [{"CODE_GENDER": 1}]}),
     ("score above 1", {"applications": [{"EXT_SOURCE_2": 3.0}]}),
     ("no applications key", {"rows": []}),
 ]

@@ -172,6 +172,10 @@ def show_outcome(outcome: Outcome) -> None:
         delta=f"{probability - threshold:+.1%} vs threshold {threshold:.1%}",
         delta_color="inverse",
     )
+    if "points" in prediction:  # services before scorecard points answer without them
+        left.metric("Scorecard points (band)", f"{prediction['points']:.0f} ({prediction['band']})")
+    for warning in prediction.get("warnings", []):
+        st.warning(warning)
     with right:
         if prediction["decision"] == "refused":
             st.error("**Refused**: the risk is at or above the threshold", icon="✖️")

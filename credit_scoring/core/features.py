@@ -1,7 +1,8 @@
 """Raw applications (+ their history rows) -> model matrix. The one feature function, used by
 training and serving, for every dataset profile.
 
-The matrix is all float64 (categories as their index in the schema's category list), so the
+The matrix is all float64 (categories as their index in the schema's category list; an
+ordinal field's list is its declared order, so its codes are ranks), so the
 service can score a batch with one ``booster.predict`` on a NumPy array and training and
 serving agree on every code by construction. After the raw fields come the columns the
 schema's profile adds (Home Credit: engineered ratios and history aggregates).
@@ -73,7 +74,9 @@ def feature_names(schema: InputSchema) -> list[str]:
 
 
 def categorical_features(schema: InputSchema) -> list[str]:
-    return [spec.name for spec in schema.categorical]
+    """The features models treat as unordered levels. An ordinal field is not one of them:
+    its codes are ranks, which a tree splits and a linear model weighs as one number."""
+    return [spec.name for spec in schema.categorical if not spec.ordinal]
 
 
 def _probe_value(spec: FieldSpec, variant: int) -> float | str:

@@ -9,10 +9,12 @@ applicants.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, create_model, model_validator
+from pydantic import BaseModel, Field, WithJsonSchema, create_model, model_validator
 
 from credit_scoring.core.json_fields import MAX_JSON_INTEGER, json_id_type, number_type
 from credit_scoring.core.profile import get_profile
@@ -21,6 +23,13 @@ from credit_scoring.core.tables import STRICT_JSON, check_links, row_model
 __all__ = ["MAX_JSON_INTEGER", "FieldSpec", "InputSchema", "ModelBundleError"]
 ID_DESCRIPTION = "Applicant id (echoed back, not scored)"  # marks the id in the OpenAPI spec
 MAX_HISTORY_ROWS = 1000  # per table and applicant (the longest real histories are ~100s)
+UNSEEN_DESCRIPTION = "a category not seen in training: scored as missing, with a warning"
+Unseen = Literal["missing", "reject"]
+
+
+@cache
+def _known(categories: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(categories)
 
 
 class ModelBundleError(RuntimeError):
@@ -48,13 +57,50 @@ class FieldSpec:
     # The plain statement a refusal cites for this field ("Low income"); fields and features
     # sharing a statement are one reason (core.reasons). Empty: the profile's or a default.
     reason: str = ""
+    # An ordinal categorical's categories, lowest first (grades A1 < A2 < ...): coded 0..k-1
+    # in this order and fed to the models as one ordered number, not as unordered levels.
+    order: tuple[str, ...] = ()
 
-    def python_type(self) -> Any:
+    def __post_init__(self) -> None:
+        """An order lists the categories themselves: it becomes the category list (so codes
+        are positions in the order), and a label missing from either side is a mistake."""
+        if not self.order:
+            return
+        if self.kind != "categorical":
+            raise ValueError(f"field {self.name!r}: an order is for a categorical field")
+        if len(set(self.order)) != len(self.order):
+            raise ValueError(f"field {self.name!r}: order lists a category twice: {self.order}")
+        if self.categories and set(self.categories) != set(self.order):
+            raise ValueError(
+                f"field {self.name!r}: order {list(self.order)} must list exactly its "
+                f"categories {list(self.categories)}"
+            )
+        object.__setattr__(self, "categories", tuple(self.order))
+
+    @property
+    def ordinal(self) -> bool:
+        return bool(self.order)
+
+    def python_type(self, unseen: Unseen = "reject", optional: bool = False) -> Any:
         """The value's type with its constraints inside, so the JSON schema (OpenAPI) shows
-        them as minimum/maximum/enum, next to ``null`` for a missing value."""
-        if self.kind == "categorical":
-            return Literal[self.categories]
-        return number_type(self.integer, self.minimum, self.maximum)
+        them as minimum/maximum/enum, next to ``null`` for a missing value (``optional``).
+        With ``unseen`` "missing" a category outside the list is valid text too (scored as
+        missing, with a warning): the spec lists the known categories first, then says so."""
+        if self.kind == "categorical" and unseen == "missing":
+            published = [
+                {"type": "string", "enum": list(self.categories)},
+                {"type": "string", "description": UNSEEN_DESCRIPTION},
+            ]
+            if optional:
+                published.append({"type": "null"})
+            typed: Any = str | None if optional else str
+            return Annotated[typed, WithJsonSchema({"anyOf": published})]
+        known: Any = (
+            Literal[self.categories]
+            if self.kind == "categorical"
+            else number_type(self.integer, self.minimum, self.maximum)
+        )
+        return known | None if optional else known
 
 
 @dataclass(frozen=True)
@@ -69,6 +115,10 @@ class InputSchema:
     # single-table dataset.
     tables: tuple[str, ...] = ()
     id_integer: bool = True  # False: ids are strings (e.g. "L-000123")
+    # A category a request sends that training never saw: scored as missing with a warning
+    # naming the field ("missing", so that applicant can still be scored), or refused with
+    # a 400 naming it ("reject", the strict mode).
+    unseen: Unseen = "missing"
 
     @property
     def names(self) -> list[str]:
@@ -92,6 +142,17 @@ class InputSchema:
         attributes = set(self.protected)
         return [f.name for f in self.fields if f.protected or attributes & set(f.derived_from)]
 
+    def unseen_warnings(self, application: Mapping[str, Any]) -> list[str]:
+        """One warning per categorical field whose value is outside its categories: what the
+        answer says when such a value is scored as missing."""
+        return [
+            f"{spec.name}: category {application[spec.name]!r} was not seen in training; "
+            "scored as missing"
+            for spec in self.categorical
+            if application.get(spec.name) is not None
+            and application[spec.name] not in _known(spec.categories)
+        ]
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)
 
@@ -111,6 +172,7 @@ class InputSchema:
                     **f,
                     "categories": tuple(f["categories"]),
                     "derived_from": tuple(f.get("derived_from", ())),
+                    "order": tuple(f.get("order", ())),
                 }
             )
             for f in raw.pop("fields")
@@ -134,7 +196,7 @@ class InputSchema:
         }
         for spec in self.fields:
             definitions[spec.name] = (
-                spec.python_type() if spec.required else spec.python_type() | None,
+                spec.python_type(self.unseen, optional=not spec.required),
                 Field(description=spec.description or None)
                 if spec.required
                 else Field(default=None, description=spec.description or None),

@@ -24,6 +24,7 @@ from credit_scoring.core.calibration import Calibration
 from credit_scoring.core.cost import CostMatrix
 from credit_scoring.core.features import build_features
 from credit_scoring.core.parquet import read_parquet
+from credit_scoring.core.points import PointsScale
 from credit_scoring.core.profile import get_profile
 from credit_scoring.core.reasons import (
     Reason,
@@ -162,6 +163,7 @@ class Scorer:
     # The reference clients' rows in the history tables (table name -> rows), for drift
     # reports and for scoring a reference client by id.
     reference_histories: dict[str, pd.DataFrame] | None = None
+    points: PointsScale = field(default_factory=PointsScale)  # probability -> points, bands
 
     @cached_property
     def feature_names(self) -> list[str]:
@@ -316,6 +318,11 @@ class Scorer:
     def decide(self, probability: np.ndarray) -> list[Decision]:
         return ["refused" if p >= self.threshold else "granted" for p in probability]
 
+    def grade(self, probability: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """Scorecard points (rounded to 0.1) and risk band of calibrated probabilities."""
+        points = np.round(self.points.points_of(probability), 1)
+        return points, self.points.bands_of(points)
+
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.booster.save_model(folder / MODEL_FILE)
@@ -324,6 +331,7 @@ class Scorer:
             "threshold": self.threshold,
             "costs": {"fn_cost": self.costs.fn_cost, "fp_cost": self.costs.fp_cost},
             "calibration": self.calibration.to_dict(),
+            "points_scale": self.points.to_dict(),
             **self.metadata,
         }
         (folder / META_FILE).write_text(json.dumps(meta, indent=1, default=str), "utf-8")
@@ -349,6 +357,7 @@ class Scorer:
             schema=schema,
             costs=CostMatrix(**meta.pop("costs")),
             calibration=_checked_calibration(meta.pop("calibration", None), folder),
+            points=PointsScale.from_dict(meta.pop("points_scale", None)),
             metadata=meta,
             reference=read_parquet(reference_path) if reference_path.is_file() else None,
             reference_histories=reference_histories or None,

@@ -33,7 +33,7 @@ from pydantic import BaseModel
 
 from credit_scoring.core.dataset import DataError, Dataset
 from credit_scoring.core.json_fields import MAX_JSON_INTEGER
-from credit_scoring.core.schema import FieldSpec, InputSchema
+from credit_scoring.core.schema import FieldSpec, InputSchema, Unseen
 from credit_scoring.own_table import NAME as PROFILE_NAME
 
 MAX_CATEGORIES = 50
@@ -50,8 +50,10 @@ _OVERRIDE_KEYS = {
     "required",
     "derived_from",
     "reason",  # the statement a refusal cites (default: the description, else the name)
+    "order",
 }
-_TOP_KEYS = {"exclude", "columns", "name", "protected"}
+_TOP_KEYS = {"exclude", "columns", "name", "protected", "unseen"}
+_UNSEEN = ("missing", "reject")
 
 
 def _examples(values: Any, n: int = 5) -> list:
@@ -170,6 +172,7 @@ class Override:
     columns: dict[str, dict[str, Any]] | None = None
     name: str | None = None
     protected: tuple[str, ...] = ()
+    unseen: Unseen = "missing"  # an unseen category in a request: scored as missing, or 400
 
     @classmethod
     def read(cls, path: Path | None) -> Override:
@@ -180,9 +183,15 @@ class Override:
         except (OSError, yaml.YAMLError) as error:
             raise DataError(f"schema override {path}: cannot be read ({error})") from error
         if not isinstance(raw, dict) or set(raw) - _TOP_KEYS:
+            found = sorted(raw) if isinstance(raw, dict) else type(raw).__name__
             raise DataError(
                 f"schema override {path}: expected a mapping with keys exclude, columns, name, "
-                f"protected; found {sorted(raw) if isinstance(raw, dict) else type(raw).__name__}"
+                f"protected, unseen; found {found}"
+            )
+        unseen = raw.get("unseen", "missing")
+        if unseen not in _UNSEEN:
+            raise DataError(
+                f"schema override {path}: unseen must be missing or reject, not {unseen!r}"
             )
         columns = raw.get("columns") or {}
         if not isinstance(columns, dict):
@@ -212,6 +221,9 @@ class Override:
                     f"schema override {path}: column {column!r}: kind must be numeric or "
                     f"categorical, not {kind!r}"
                 )
+            if "order" in (settings or {}):
+                declared = _order(settings["order"], column, path)  # type: ignore[index]
+                columns[column] = {**(settings or {}), "order": declared}
         protected = _names_list(raw.get("protected"), f"schema override {path}: protected")
         for column, settings in columns.items():
             derived = _names_list(
@@ -224,7 +236,7 @@ class Override:
                     f"{sorted(set(derived) - set(protected))}, which are not listed under "
                     f"protected {list(protected)}"
                 )
-        return cls(tuple(raw.get("exclude") or ()), columns, raw.get("name"), protected)
+        return cls(tuple(raw.get("exclude") or ()), columns, raw.get("name"), protected, unseen)
 
 
 def _names_list(value: Any, where: str) -> tuple[str, ...]:
@@ -234,6 +246,33 @@ def _names_list(value: Any, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise DataError(f"{where} must be a list of column names, e.g. [afam, single]")
     return tuple(value)
+
+
+def _order(declared: Any, column: str, path: Path) -> tuple[str, ...]:
+    """An ordinal column's categories, lowest first: a list as given, or a map of each
+    category to a number, ordered by that number (the numbers only rank: codes are 0..k-1)."""
+    if isinstance(declared, dict):
+        ranks = list(declared.values())
+        if not all(isinstance(r, int | float) and not isinstance(r, bool) for r in ranks):
+            raise DataError(
+                f"schema override {path}: column {column!r}: an order map gives each category "
+                f"a number, e.g. {{A1: 1, A2: 2}}, not {declared!r}"
+            )
+        if len(set(ranks)) != len(ranks):
+            raise DataError(
+                f"schema override {path}: column {column!r}: two categories share a number "
+                f"in its order map {declared!r}"
+            )
+        declared = sorted(declared, key=declared.__getitem__)
+    if not isinstance(declared, list) or len(declared) < 2:
+        raise DataError(
+            f"schema override {path}: column {column!r}: order is a list of its categories "
+            f"lowest first, e.g. [A1, A2, B1], or a map of category to number; not {declared!r}"
+        )
+    labels = tuple(map(_label, declared))
+    if len(set(labels)) != len(labels):
+        raise DataError(f"schema override {path}: column {column!r}: order repeats a category")
+    return labels
 
 
 def _is_number(values: pd.Series) -> bool:
@@ -258,11 +297,22 @@ def _infer(
 ) -> tuple[FieldSpec, pd.Series]:
     """A column's field spec, and the column as requests will send it (labels as strings)."""
     name = str(values.name)
-    kind = settings.get("kind") or ("numeric" if _is_number(values) else "categorical")
+    order = settings.get("order", ())
+    kind = settings.get("kind") or (
+        "numeric" if _is_number(values) and not order else "categorical"
+    )
     required = bool(values.notna().all())
+    if order and kind != "categorical":
+        raise DataError(f"column {name!r} has an order, so it cannot be numeric: drop its kind")
     if kind == "categorical":
-        listed = settings.get("categories")
+        listed = settings.get("categories") or order
         categories = tuple(map(str, listed or sorted(values.dropna().map(_label).unique())))
+        outside = sorted(set(values.dropna().map(_label)) - set(categories))
+        if order and outside:
+            raise DataError(
+                f"column {name!r} holds values outside its declared order: "
+                f"{_examples(outside)}; add them to the order"
+            )
         if not listed and len(categories) > max_categories:
             raise DataError(
                 f"column {name!r} has {len(categories)} distinct values (more than "
@@ -286,7 +336,10 @@ def _infer(
     settings = {k: v for k, v in settings.items() if k not in ("kind", "categories")}
     if "derived_from" in settings:
         settings["derived_from"] = tuple(settings["derived_from"])
-    return replace(spec, **settings), values
+    try:
+        return replace(spec, **settings), values
+    except ValueError as error:  # an order that does not list the categories given
+        raise DataError(str(error)) from error
 
 
 def infer_schema(
@@ -335,6 +388,7 @@ def infer_schema(
         profile=PROFILE_NAME,
         tables=(),
         id_integer=id_integer,
+        unseen=override.unseen,
     ), pd.DataFrame(typed, index=table.index)
 
 

@@ -1,10 +1,13 @@
-"""Hold-out metrics and evaluation figures of a model's probabilities, logged by training."""
+"""Hold-out metrics, the reviewer's report and evaluation figures of a model's probabilities,
+logged by training."""
 
 from __future__ import annotations
 
 import matplotlib
 
 matplotlib.use("Agg")  # headless: training runs on servers and in CI
+
+from dataclasses import dataclass
 
 import lightgbm as lgb
 import matplotlib.pyplot as plt
@@ -25,6 +28,8 @@ from sklearn.metrics import (
 )
 
 from credit_scoring.core.cost import CostMatrix, business_cost
+from credit_scoring.core.points import PointsScale
+from credit_scoring.pipeline import metrics
 
 
 def metrics_at(
@@ -103,4 +108,111 @@ def shap_figure(booster: lgb.Booster, features: pd.DataFrame, top: int = 20) -> 
     )
     figure = plt.gcf()
     figure.suptitle("SHAP global importance (log-odds of default)")
+    return figure
+
+
+@dataclass(frozen=True)
+class Review:
+    """What a credit-risk reviewer reads about a model's hold-out answers."""
+
+    auc: metrics.AucInterval
+    gini: float
+    ks: float
+    refusal_rate: float  # at the decision threshold
+    threshold: float
+    deciles: pd.DataFrame  # lowest risk first
+    bands: pd.DataFrame  # A first
+    bad_rate: float
+    mean_probability: float  # calibration in the large: against bad_rate
+
+    def metrics(self) -> dict[str, float]:
+        return {
+            "test_roc_auc_ci_low": self.auc.low,
+            "test_roc_auc_ci_high": self.auc.high,
+            "test_gini": self.gini,
+            "test_ks": self.ks,
+            "test_bad_rate": self.bad_rate,
+            "test_mean_probability": self.mean_probability,
+        }
+
+    def short(self) -> list[str]:
+        """The report in a few lines, as `train` prints it."""
+        deciles = " ".join(f"{r:.1%}" for r in self.deciles["bad_rate"])
+        used = self.bands[self.bands["clients"] > 0]
+        bands = ", ".join(
+            f"{group} {clients} ({rate:.1%} bad)"
+            for group, clients, rate in zip(
+                used["group"], used["clients"], used["bad_rate"], strict=True
+            )
+        )
+        return [
+            f"hold-out AUC {self.auc.auc:.4f} ({self.auc.level:.0%} CI {self.auc.low:.4f}-"
+            f"{self.auc.high:.4f}), Gini {self.gini:.4f}, KS {self.ks:.4f}; refusal rate "
+            f"{self.refusal_rate:.1%} at threshold {self.threshold:.4f}; mean probability "
+            f"{self.mean_probability:.2%} vs bad rate {self.bad_rate:.2%}",
+            f"bad rate by decile, lowest risk first: {deciles}",
+            f"bands: {bands}",
+        ]
+
+    def markdown(self) -> str:
+        return "\n".join(
+            [
+                "# Hold-out report",
+                "",
+                *(f"- {line}" for line in self.short()),
+                "",
+                "## Deciles (lowest predicted risk first)",
+                "",
+                "```",
+                self.deciles.to_string(index=False, float_format="{:.4f}".format),
+                "```",
+                "",
+                "## Risk bands",
+                "",
+                "```",
+                self.bands.to_string(index=False, float_format="{:.4f}".format),
+                "```",
+                "",
+            ]
+        )
+
+
+def review(
+    y: np.ndarray, proba: np.ndarray, threshold: float, scale: PointsScale, seed: int = 0
+) -> Review:
+    """The reviewer's figures of calibrated hold-out probabilities at the chosen threshold."""
+    y = np.asarray(y, int)
+    interval = metrics.auc_interval(y, proba, seed=seed)
+    bands = scale.bands_of(np.round(scale.points_of(proba), 1))
+    return Review(
+        auc=interval,
+        gini=metrics.gini(interval.auc),
+        ks=metrics.ks_statistic(y, proba),
+        refusal_rate=float(np.mean(proba >= threshold)),
+        threshold=threshold,
+        deciles=metrics.decile_table(y, proba),
+        bands=metrics.band_table(y, proba, bands, scale.labels),
+        bad_rate=float(y.mean()),
+        mean_probability=float(np.mean(proba)),
+    )
+
+
+def approval_figure(y: np.ndarray, curves: dict[str, np.ndarray], threshold: float) -> Figure:
+    """Approval rate against the bad rate among the approved, granting the lowest risk first;
+    the first curve's point at the decision threshold marked."""
+    figure, ax = plt.subplots(figsize=(7, 5))
+    for i, (name, proba) in enumerate(curves.items()):
+        approval, bad_rate = metrics.approval_curve(y, proba)
+        ax.plot(approval, bad_rate, label=name)
+        if i == 0:
+            granted = float(np.mean(proba < threshold))
+            index = max(round(granted * len(approval)) - 1, 0)
+            ax.plot(granted, bad_rate[index], "ro", label=f"threshold: {granted:.1%} approved")
+    ax.axhline(float(np.mean(y)), color="k", ls=":", lw=1, label="bad rate of all clients")
+    ax.set(
+        xlabel="approval rate (lowest predicted risk granted first)",
+        ylabel="bad rate among the approved",
+        title="Approval rate vs bad rate, hold-out",
+    )
+    ax.legend(loc="upper left")
     return figure

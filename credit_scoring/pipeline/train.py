@@ -23,18 +23,26 @@ import mlflow
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from mlflow.exceptions import MlflowException
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from credit_scoring.core.calibration import sigmoid
 from credit_scoring.core.cost import CostMatrix, ThresholdChoice, best_threshold
 from credit_scoring.core.dataset import DataError, Dataset
-from credit_scoring.core.features import build_features, model_features, protected_features
+from credit_scoring.core.features import (
+    build_features,
+    model_features,
+    protected_features,
+)
+from credit_scoring.core.points import PointsScale
+from credit_scoring.core.schema import InputSchema, ModelBundleError
 from credit_scoring.core.scorer import Scorer, dense
 from credit_scoring.own_table.table import MAX_CATEGORIES, load_own
 from credit_scoring.pipeline import baselines, fairness, model_card, report, search
 from credit_scoring.pipeline.calibrate import CalibrationChoice, choose_calibration
 from credit_scoring.pipeline.git import code_version
+from credit_scoring.pipeline.metrics import suggest_monotone as monotone_directions
 from credit_scoring.pipeline.registry import crown_if_better
 from credit_scoring.pipeline.settings import PipelineSettings
 from credit_scoring.pipeline.tracking import CANDIDATE_TAG, SCORER_ARTIFACT, use_experiment
@@ -67,6 +75,7 @@ class TrainOptions:
     seed: int = 0
     costs: CostMatrix = field(default_factory=CostMatrix)
     own: OwnTable | None = None
+    points: PointsScale = field(default_factory=PointsScale)  # scorecard points and bands
     # Protected attributes the model may take as inputs anyway (recorded, flagged everywhere).
     include_protected: tuple[str, ...] = ()
     gate: fairness.GateBounds = field(default_factory=fairness.GateBounds)
@@ -146,6 +155,7 @@ class Evaluation:
     raw: np.ndarray
     proba: np.ndarray
     bayes: np.ndarray | None  # the true risk, known for generated data only
+    review: report.Review  # AUC interval, Gini, KS, deciles, bands, refusal rate
 
 
 def load(options: TrainOptions, settings: PipelineSettings, clock: Clock) -> Dataset:
@@ -305,13 +315,15 @@ def finalise(
 
 
 def evaluate(
-    final: Final, part: Split, dataset: Dataset, costs: CostMatrix, beside: dict[str, float]
+    final: Final, part: Split, dataset: Dataset, options: TrainOptions, beside: dict[str, float]
 ) -> Evaluation:
     """Hold-out metrics at the chosen threshold, beside the CV figures and the baselines'."""
+    costs = options.costs
     raw = dense(final.booster.predict(part.x_test.to_numpy(), raw_score=True))
     proba = final.calibration.calibration.apply(raw)
     threshold = final.choice.threshold
     test = report.metrics_at(part.y_test, proba, threshold, costs)
+    review = report.review(part.y_test, proba, threshold, options.points, options.seed)
     uncalibrated = report.metrics_at(part.y_test, sigmoid(raw), threshold, costs)
     metrics = (
         {f"test_{k}": v for k, v in test.items()}
@@ -324,6 +336,7 @@ def evaluate(
             "trees": final.booster.num_trees(),
         }
         | {f"cv_brier_{k}": v for k, v in final.calibration.brier.items()}
+        | review.metrics()
         | beside
     )
     bayes = None
@@ -331,7 +344,7 @@ def evaluate(
         bayes = dataset.true_probability[part.test_index].to_numpy()
         metrics["bayes_roc_auc"] = float(roc_auc_score(part.y_test, bayes))
         metrics["bayes_brier"] = float(np.mean((bayes - part.y_test) ** 2))
-    return Evaluation(metrics, test, uncalibrated, raw, proba, bayes)
+    return Evaluation(metrics, test, uncalibrated, raw, proba, bayes, review)
 
 
 def audit_fairness(
@@ -400,6 +413,7 @@ def bundle(
         reference=reference,
         calibration=final.calibration.calibration,
         reference_histories=reference_histories,
+        points=options.points,
     )
     scorer.metadata = {
         "mlflow_run_id": run_id,
@@ -459,6 +473,29 @@ def log_figures(
     _log_figure(report.reliability_figure(y, reliability), "calibration.png")
     sample = part.x_test.sample(min(SHAP_ROWS, len(part.x_test)), random_state=options.seed)
     _log_figure(report.shap_figure(final.booster, sample), "shap_global_importance.png")
+    approval = {"LightGBM": proba} | {b.name: b.test_proba for b in baseline_results}
+    _log_figure(report.approval_figure(y, approval, threshold), "approval_vs_bad_rate.png")
+
+
+def log_review(evaluation: Evaluation, suggested: dict[str, str]) -> None:
+    """The reviewer's report as artifacts: the short text, decile and band tables (CSV), and
+    the monotone directions the data suggests (never applied: an analyst declares them)."""
+    review = evaluation.review
+    mlflow.log_text(review.markdown(), "report/report.md")
+    mlflow.log_text(review.deciles.to_csv(index=False), "report/deciles.csv")
+    mlflow.log_text(review.bands.to_csv(index=False), "report/bands.csv")
+    mlflow.log_dict(suggested, "report/monotone_suggestions.json")
+
+
+def suggest_monotone(part: Split, schema: InputSchema, clock: Clock) -> dict[str, str]:
+    """Directions the training rows show clearly for numeric and ordinal fields."""
+    columns = [f.name for f in schema.fields if f.kind == "numeric" or f.ordinal]
+    suggested = monotone_directions(part.x_train, part.y_train.to_numpy(), columns)
+    clock.step(
+        "monotone directions the data suggests (not applied; declare them to use them): %s",
+        ", ".join(f"{k} {v}" for k, v in suggested.items()) or "none",
+    )
+    return suggested
 
 
 def log_record(
@@ -495,18 +532,53 @@ def log_record(
 
 
 def register(
-    booster: lgb.Booster, dataset: Dataset, run_id: str, settings: PipelineSettings
+    booster: lgb.Booster,
+    dataset: Dataset,
+    part: Split,
+    run_id: str,
+    settings: PipelineSettings,
+    costs: CostMatrix,
 ) -> tuple[str, str, bool]:
     """Log the model as a new version of its dataset's registered model and crown it when
-    it beats that dataset's champion: (registered model, version, crowned)."""
+    it beats that dataset's champion on this run's hold-out: (registered model, version,
+    crowned)."""
     name = settings.registered_model(dataset.schema.name)
     info = mlflow.lightgbm.log_model(booster, name="model", registered_model_name=name)
     version = str(info.registered_model_version)
-    return name, version, crown_if_better(name, version, run_id)
+
+    def rescore(champion_run: str) -> dict[str, float] | None:
+        return champion_on_holdout(champion_run, dataset, part, costs)
+
+    return name, version, crown_if_better(name, version, run_id, rescore)
+
+
+def champion_on_holdout(
+    run_id: str, dataset: Dataset, part: Split, costs: CostMatrix
+) -> dict[str, float] | None:
+    """The champion's hold-out figures on this run's hold-out rows (its own threshold, this
+    run's costs), or None when it cannot score them: a bundle too old to load, or other
+    input fields than these rows have."""
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            folder = mlflow.artifacts.download_artifacts(
+                run_id=run_id, artifact_path=SCORER_ARTIFACT, dst_path=tmp
+            )
+            champion = Scorer.load(Path(folder))
+        except (MlflowException, ModelBundleError, OSError) as error:
+            log.info("champion run %s cannot be loaded to re-score: %s", run_id, error)
+            return None
+    if champion.schema.names != dataset.schema.names:
+        return None
+    rows = dataset.applications.loc[part.test_index]
+    histories = dataset.histories.rows_of(rows[dataset.schema.id_column])
+    proba = champion.predict_proba(rows, histories)
+    return report.metrics_at(part.y_test, proba, champion.threshold, costs)
 
 
 def _summary(run_id: str, evaluation: Evaluation, final: Final, costs: CostMatrix, clock: Clock):
     metrics, test = evaluation.metrics, evaluation.test
+    for line in evaluation.review.short():
+        log.info("report: %s", line)
     log.info(
         "run %s: hold-out AUC %.4f (Bayes %s; logistic %.4f; dummy %.4f), cost/client %.4f "
         "(missed defaulter %g, refused good client %g) at threshold %.3f, Brier %.5f "
@@ -550,13 +622,16 @@ def train(options: TrainOptions, settings: PipelineSettings) -> str:
         best = search_best(experiment_id, data, part, options, clock)
         final = finalise(best, data, part, options, clock)
         del data
-        evaluation = evaluate(final, part, dataset, options.costs, beside)
+        evaluation = evaluate(final, part, dataset, options, beside)
         scorer = bundle(dataset, part, final, evaluation, options, run_id, version, clock)
         scorer.metadata["fairness"] = audit_fairness(dataset, part, evaluation, final, options)
         clock.step("fairness audit")
         log_record(dataset, final, evaluation, scorer, options)
         log_figures(part, final, evaluation, baseline_results, options)
-        name, version, crowned = register(final.booster, dataset, run_id, settings)
+        log_review(evaluation, suggest_monotone(part, dataset.schema, clock))
+        name, version, crowned = register(
+            final.booster, dataset, part, run_id, settings, options.costs
+        )
         clock.step("logged: model %s version %s%s", name, version, " (champion)" * crowned)
     _summary(run_id, evaluation, final, options.costs, clock)
     return run_id

@@ -27,6 +27,7 @@ class Batch:
     histories: Histories | None  # history rows of the batch, linked by position
     ids: Sequence[int | str | None]  # the ids as sent, echoed back
     logged: list[dict]  # per applicant: everything sent, for the request log
+    warnings: list[list[str]]  # per applicant: what was not scored as sent (unseen categories)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -44,7 +45,7 @@ def to_batch(applications: list[BaseModel], schema: InputSchema) -> Batch:
     histories = _histories(sent, tables)
     if histories:
         frame[schema.id_column] = np.arange(len(frame), dtype=float)
-    return Batch(frame, histories, ids, sent)
+    return Batch(frame, histories, ids, sent, [schema.unseen_warnings(row) for row in sent])
 
 
 def _histories(sent: list[dict], tables: dict[str, HistoryTable]) -> dict[str, pd.DataFrame] | None:

@@ -25,6 +25,16 @@ class Score(BaseModel):
         description="refused when probability >= threshold"
     )
     threshold: float = Field(description="Decision threshold that minimises the business cost")
+    points: float = Field(
+        description="Scorecard points of the probability (more points, less risk; the scale "
+        "is /metadata's points_scale)"
+    )
+    band: str = Field(description="Risk band of the points, A the best (/metadata's bands)")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What was not scored as sent, e.g. a category unseen in training, scored "
+        "as missing",
+    )
 
 
 class Reason(BaseModel):
@@ -120,6 +130,16 @@ class ModelInfo(BaseModel):
         description="Fairness audit at the threshold (per protected attribute and group, with "
         "95% intervals), proxy check, price of exclusion, alternatives, gate verdict and the "
         "promotion decision; {} when no attribute is protected",
+    )
+    points_scale: dict[str, float] = Field(
+        description="Points at good:bad odds (points, odds) and points to double the odds (pdo)"
+    )
+    bands: list[dict[str, float | str | None]] = Field(
+        description="Risk bands, best first: points range and highest probability of default"
+    )
+    unseen: str = Field(
+        description="A category unseen in training: 'missing' (scored as missing, with a "
+        "warning) or 'reject' (400)"
     )
 
 

@@ -21,7 +21,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -126,7 +126,10 @@ SCORES = bentoml.metrics.Histogram(
 
 
 def _stored_schema() -> InputSchema:
-    return InputSchema.from_json(Path(MODEL_DIR, SCHEMA_FILE).read_text("utf-8"))
+    """The promoted model's schema, with the unseen-category policy of the settings when one
+    is set (CREDIT_UNSEEN), else the model's own."""
+    schema = InputSchema.from_json(Path(MODEL_DIR, SCHEMA_FILE).read_text("utf-8"))
+    return replace(schema, unseen=SETTINGS.unseen) if SETTINGS.unseen else schema
 
 
 def _example() -> list[dict]:
@@ -254,6 +257,7 @@ class CreditScoring:
         else:
             probability = self.scorer.predict_proba(batch.applications, batch.histories)
         decisions = self.scorer.decide(probability)
+        points, bands = self.scorer.grade(probability)
         model = Prediction if reasons else Score
         answers = [
             model(
@@ -261,6 +265,9 @@ class CreditScoring:
                 probability=float(probability[i]),
                 decision=decisions[i],
                 threshold=self.scorer.threshold,
+                points=float(points[i]),
+                band=bands[i],
+                warnings=batch.warnings[i],
                 **({"reasons": self._reasons(explanation, i)} if reasons else {}),
             )
             for i in range(len(batch))
@@ -308,6 +315,8 @@ class CreditScoring:
             endpoint=endpoint,
             rows=len(batch),
             refused=decisions.count("refused"),
+            # How many were scored with a warning; the values are applicants' data: not logged.
+            warned=sum(map(bool, batch.warnings)),
             ms=round(1000 * (time.perf_counter() - started), 2),
         )
 
@@ -384,7 +393,8 @@ class CreditScoring:
             raise bentoml.exceptions.NotFound(str(error.args[0])) from error
         # pandas-stubs leave out None as `other`, which pandas accepts: missing -> None.
         fields = applications.astype(object).where(applications.notna(), None)  # type: ignore[call-overload]
-        return Batch(applications, histories, client_ids, fields.to_dict(orient="records"))
+        records = fields.to_dict(orient="records")
+        return Batch(applications, histories, client_ids, records, [[] for _ in client_ids])
 
     @bentoml.api
     def override(
@@ -441,6 +451,9 @@ class CreditScoring:
             reference_clients=0 if self.scorer.reference is None else len(self.scorer.reference),
             global_importance=self.importance,
             fairness=_fairness(meta),
+            points_scale={k: v for k, v in self.scorer.points.to_dict().items() if k != "cutoffs"},
+            bands=self.scorer.points.bands(),
+            unseen=SCHEMA.unseen,
         )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -22,3 +24,6 @@ class ServingSettings(BaseSettings):
     workers: int = Field(2, ge=1)  # service processes: 2 (the cores here); 1 per pod on k8s
     batching: bool = True  # adaptive batching on (off only to measure what it brings)
     max_batch_size: int = Field(64, ge=1)  # rows per adaptive batch (README, Serving figures)
+    # A category unseen in training: overrides the policy stored with the model ("reject":
+    # the strict 400; "missing": scored as missing with a warning); unset keeps the model's.
+    unseen: Literal["missing", "reject"] | None = None

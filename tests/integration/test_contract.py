@@ -8,6 +8,7 @@ import json
 import httpx
 import pytest
 
+from tests.integration.conftest import serve
 from tests.integration.test_pipeline import applicants, post
 
 pytestmark = pytest.mark.integration
@@ -45,11 +46,11 @@ CASES = {
         "int_from_float",
         "Input should be a valid integer, got a number with a fractional part",
     ),
-    "unknown category": (
-        {"applications": [{"CODE_GENDER": "Q"}]},
+    "number for a category": (
+        {"applications": [{"CODE_GENDER": 1}]},
         ["applications", 0, "CODE_GENDER"],
-        "literal_error",
-        "Input should be 'F', 'M' or 'XNA'",
+        "string_type",
+        "Input should be a valid string",
     ),
     "above range": (
         {"applications": [{"EXT_SOURCE_2": 3.0}]},
@@ -128,8 +129,40 @@ def test_huge_body_is_413_before_parsing(service_url, chunked):
     assert response.json() == {"error": "request body larger than 4194304 bytes"}
 
 
+@pytest.fixture(scope="module")
+def strict_url(pipeline):
+    """The same model served in strict mode: an unseen category is refused."""
+    with serve(pipeline, CREDIT_UNSEEN="reject") as url:
+        yield url
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_an_unseen_category_is_scored_as_missing_with_a_warning_or_refused_when_strict(
+    service_url, strict_url, endpoint
+):
+    unseen = {"SK_ID_CURR": 1, "CODE_GENDER": "Q", "NAME_EDUCATION_TYPE": "Higher education"}
+    answer = post(service_url, endpoint, {"applications": [unseen]})
+    assert answer.status_code == 200, answer.text
+    as_missing = post(service_url, endpoint, {"applications": [unseen | {"CODE_GENDER": None}]})
+    assert answer.json()[0]["probability"] == as_missing.json()[0]["probability"]
+    if endpoint != "explain":
+        assert answer.json()[0]["warnings"] == [
+            "CODE_GENDER: category 'Q' was not seen in training; scored as missing"
+        ]
+        assert as_missing.json()[0]["warnings"] == []
+    refused = post(strict_url, endpoint, {"applications": [unseen]})
+    assert refused.status_code == 400
+    error = only_error(refused)
+    assert (error["loc"], error["type"], error["msg"]) == (
+        ["applications", 0, "CODE_GENDER"],
+        "literal_error",
+        "Input should be 'F', 'M' or 'XNA'",
+    )
+    assert post(strict_url, "metadata", {}).json()["unseen"] == "reject"
+
+
 def test_several_bad_rows_are_all_reported(service_url):
-    body = {"applications": [{"AMT_CREDIT": -1}, {}, {"CODE_GENDER": "Q", "FOO": 2}]}
+    body = {"applications": [{"AMT_CREDIT": -1}, {}, {"CODE_GENDER": 2, "FOO": 2}]}
     detail = post(service_url, "predict", body).json()["detail"]
     assert sorted(tuple(d["loc"]) for d in detail) == [
         ("applications", 0, "AMT_CREDIT"),
@@ -151,10 +184,11 @@ def test_score_is_predict_without_reason_codes(pipeline, service_url):
     rows = applicants(pipeline, 4, offset=300)
     scored = post(service_url, "score", {"applications": rows}).json()
     predicted = post(service_url, "predict", {"applications": rows}).json()
+    fields = {"SK_ID_CURR", "probability", "decision", "threshold", "points", "band", "warnings"}
     for s, p in zip(scored, predicted, strict=True):
-        assert set(s) == {"SK_ID_CURR", "probability", "decision", "threshold"}
+        assert set(s) == fields
         assert s["probability"] == pytest.approx(p["probability"], abs=1e-12)
-        assert s["decision"] == p["decision"]
+        assert (s["decision"], s["points"], s["band"]) == (p["decision"], p["points"], p["band"])
 
 
 def test_openapi_page_documents_fields_and_an_example(service_url):

@@ -91,6 +91,11 @@ def test_runs_record_the_source_the_schema_and_the_costs(own, models):
     )
     assert (loans_run["params.fn_cost"], loans_run["params.fp_cost"]) == ("4.0", "1.5")
     assert loans_run["metrics.test_roc_auc"] > 0.6
+    # The reviewer's report: the AUC with its interval, Gini, KS, tables and curve.
+    low, auc, high = (loans_run[f"metrics.test_roc_auc{k}"] for k in ("_ci_low", "", "_ci_high"))
+    assert low < auc < high
+    assert loans_run["metrics.test_gini"] == pytest.approx(2 * auc - 1)
+    assert 0 < loans_run["metrics.test_ks"] < 1
     # No true risk is known for a user's data: no Bayes AUC, and nothing pretends otherwise.
     assert "metrics.bayes_roc_auc" not in runs or runs["metrics.bayes_roc_auc"].isna().all()
     client = mlflow.MlflowClient()
@@ -102,6 +107,10 @@ def test_runs_record_the_source_the_schema_and_the_costs(own, models):
         Path(client.download_artifacts(loans_run["run_id"], "data_fingerprint.json")).read_text()
     )
     assert fingerprint["rows"] == {"loans": 600}
+    deciles = pd.read_csv(client.download_artifacts(loans_run["run_id"], "report/deciles.csv"))
+    assert deciles["clients"].sum() == 120 and deciles["cumulative_approval"].iloc[-1] == 1
+    artifacts = {a.path for a in client.list_artifacts(loans_run["run_id"])}
+    assert {"approval_vs_bad_rate.png", "report"} <= artifacts
 
 
 def candidate_runs(own: Pipeline) -> pd.DataFrame:
@@ -180,7 +189,8 @@ def test_the_api_follows_the_served_schema(url, models):
     application = spec["components"]["schemas"]["Application"]
     assert list(application["properties"]) == ["loan_ref", *LOANS_FIELDS]
     assert set(application["required"]) == set(LOANS_FIELDS)
-    assert application["properties"]["purpose"]["enum"] == ["car", "cash", "home"]
+    # The known categories first; any other text is scored as missing (with a warning).
+    assert application["properties"]["purpose"]["anyOf"][0]["enum"] == ["car", "cash", "home"]
     schema = ServiceClient(url).input_schema()
     _, scorer = models["loans"]
     assert (schema.id_column, schema.id_integer) == ("loan_ref", False)
@@ -193,6 +203,9 @@ def test_the_api_follows_the_served_schema(url, models):
         LOANS_FIELDS,
     )
     assert meta["costs"] == {"fn_cost": 4.0, "fp_cost": 1.5}
+    assert meta["points_scale"] == {"points": 600, "odds": 19, "pdo": 50}
+    assert [b["band"] for b in meta["bands"]] == ["A", "B", "C", "D", "E"]
+    assert meta["unseen"] == "missing"
 
 
 def test_predict_and_explain_answer_with_the_foreign_id(url, models):
@@ -207,6 +220,9 @@ def test_predict_and_explain_answer_with_the_foreign_id(url, models):
         assert answer["probability"] == pytest.approx(proba, abs=1e-9)
         assert answer["decision"] == ("refused" if proba >= scorer.threshold else "granted")
         assert {r["feature"] for r in answer["reasons"]} <= set(LOANS_FIELDS)
+        points, bands = scorer.grade(np.array([proba]))
+        assert (answer["points"], answer["band"]) == (pytest.approx(points[0]), bands[0])
+        assert answer["warnings"] == []
     explained = post(url, "explain", {"applications": rows}).json()
     raw = scorer.raw_score(pd.DataFrame(rows))
     for answer, score in zip(explained, raw, strict=True):
@@ -250,8 +266,12 @@ def test_a_request_for_the_previous_model_names_every_mismatch(url):
     problems = {(d["type"], d["loc"][-1]) for d in response.json()["detail"]}
     assert {("extra_forbidden", "cat_0"), ("extra_forbidden", "utilisation")} <= problems
     assert {("missing", name) for name in LOANS_FIELDS} <= problems
-    wrong = post(url, "predict", {"applications": [{**loans(1)[0], "purpose": "boat"}]})
-    assert wrong.json()["detail"][0]["msg"] == "Input should be 'car', 'cash' or 'home'"
+    # A purpose training never saw: scored as missing, and the answer says so.
+    unseen = post(url, "predict", {"applications": [{**loans(1)[0], "purpose": "boat"}]})
+    assert unseen.status_code == 200, unseen.text
+    assert unseen.json()[0]["warnings"] == [
+        "purpose: category 'boat' was not seen in training; scored as missing"
+    ]
 
 
 def test_drift_compares_only_the_requests_of_the_model_it_judges(own, url, models, tmp_path):
@@ -305,6 +325,8 @@ def test_the_officer_page_follows_the_served_schema(url, models, monkeypatch):
         pd.DataFrame([{"income": 1800.0, "age": 23, "purpose": "cash"}])
     )
     assert app.metric[0].value == f"{expected[0]:.1%}"
+    points, bands = scorer.grade(expected)
+    assert app.metric[1].value == f"{points[0]:.0f} ({bands[0]})"
     # A required field left empty: the page shows the service's 400, naming the field.
     app.selectbox(key="field:purpose").set_value("(unknown)")
     app.button(key="score_application").click().run()

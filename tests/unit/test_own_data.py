@@ -12,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from credit_scoring.core.dataset import DataError
-from credit_scoring.core.features import build_features, feature_names
+from credit_scoring.core.features import build_features, categorical_features, feature_names
 from credit_scoring.core.schema import InputSchema
 from credit_scoring.own_table.examples import few_columns, many_categoricals
 from credit_scoring.own_table.table import load_own, load_table
@@ -90,7 +90,8 @@ def test_many_categoricals_missing_values_parquet_and_an_override(tmp_path):
     Application(**json.loads(json.dumps(row, default=str)))
     with pytest.raises(ValidationError, match="cat_0\n  Field required"):
         Application(**{k: v for k, v in row.items() if k != "cat_0"})
-    with pytest.raises(ValidationError, match="Input should be 'False' or 'True'"):
+    # A JSON boolean is not the text "True" a boolean column's categories are.
+    with pytest.raises(ValidationError, match="has_guarantor\n  Input should be a valid string"):
         Application(has_guarantor=True)
 
 
@@ -205,7 +206,15 @@ def test_override_errors(tmp_path):
         "exclude: [nothing]\n": "names column 'nothing', which the file does not have",
         "columns: {amount: {kind: money}}\n": "kind must be numeric or categorical, not 'money'",
         "columns: {amount: {max: 3}}\n": "column 'amount' has unknown keys ['max']; allowed: [",
-        "[1, 2]\n": "expected a mapping with keys exclude, columns, name, protected; found list",
+        "[1, 2]\n": "mapping with keys exclude, columns, name, protected, unseen; found list",
+        "unseen: drop\n": "unseen must be missing or reject, not 'drop'",
+        "columns: {region: {order: [s]}}\n": "order is a list of its categories lowest first",
+        "columns: {region: {order: [s, n, s]}}\n": "order repeats a category",
+        "columns: {region: {order: {s: 1, n: 1}}}\n": "two categories share a number",
+        "columns: {region: {order: {s: low, n: high}}}\n": "an order map gives each category a",
+        "columns: {region: {order: [s, e]}}\n": "column 'region' holds values outside its "
+        "declared order: ['n']",
+        "columns: {region: {order: [n, s], kind: numeric}}\n": "has an order, so it cannot be",
         "columns: {amount: 5}\n": "column 'amount' needs a mapping of settings, e.g. {minimum: 0}",
         "columns: {region: {kind: numeric}}\n": "column 'region' is declared numeric but holds "
         "text, e.g. ['n', 's'",
@@ -227,13 +236,38 @@ def test_override_errors(tmp_path):
     assert InputSchema.from_json(schema.to_json()).field("amount").reason == "Low savings"
 
 
+def test_an_order_in_the_override_codes_the_grades_as_ranks(tmp_path):
+    grades = ["B", "A", "C"] * 20
+    years = ["10+", "<1", "5"] * 20
+    path = csv(tmp_path, table(grade=grades, years=years, level=[3, 1, 2] * 20))
+    (tmp_path / "o.yaml").write_text(
+        "unseen: reject\ncolumns:\n  grade: {order: [A, B, C]}\n"
+        "  years: {order: {'<1': 0, '5': 5, '10+': 10}}\n  level: {order: [1, 2, 3]}\n"
+    )
+    schema, typed = load_table(path, "y", "id", override_path=tmp_path / "o.yaml")
+    assert schema.unseen == "reject"
+    assert schema.field("years").categories == ("<1", "5", "10+")
+    assert schema.field("level").order == ("1", "2", "3")  # numbers declared ordinal: labels
+    features = build_features(typed, schema)
+    assert features["grade"].tolist()[:3] == [1.0, 0.0, 2.0]
+    assert features["years"].tolist()[:3] == [2.0, 0.0, 1.0]
+    # Ordered codes are one number to the models, not unordered levels.
+    assert categorical_features(schema) == []
+
+
 @pytest.mark.parametrize(
     ("id_column", "id_integer", "sent"), [("SK_ID_CURR", True, 1), ("loan_ref", False, "L-1")]
 )
 def test_answers_echo_the_schemas_id_first(id_column, id_integer, sent):
     score, prediction, explanation = response_models(id_column, id_integer=id_integer)
     answer = prediction(
-        **{id_column: sent}, probability=0.2, decision="granted", threshold=0.3, reasons=[]
+        **{id_column: sent},
+        probability=0.2,
+        decision="granted",
+        threshold=0.3,
+        points=540.0,
+        band="D",
+        reasons=[],
     )
     assert list(answer.model_dump())[:2] == [id_column, "probability"]
     assert answer.model_dump()[id_column] == sent

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
+from dataclasses import replace
 
 import pytest
 from pydantic import ValidationError
 
-from credit_scoring.core.schema import InputSchema
+from credit_scoring.core.schema import FieldSpec, InputSchema
 
 
 def test_schema_has_every_raw_field_but_id_and_target(schema):
@@ -40,7 +42,7 @@ def test_request_model_accepts_a_partial_applicant(schema):
         ({"FLAG_EMAIL": True}, "FLAG_EMAIL", "value_error"),
         ({"EXT_SOURCE_1": 1.5}, "EXT_SOURCE_1", "less_than_equal"),
         ({"DAYS_BIRTH": 10}, "DAYS_BIRTH", "less_than_equal"),
-        ({"CODE_GENDER": "Q"}, "CODE_GENDER", "literal_error"),
+        ({"CODE_GENDER": 1}, "CODE_GENDER", "string_type"),
         ({"CNT_CHILDREN": 1.5}, "CNT_CHILDREN", "int_from_float"),
     ],
 )
@@ -50,3 +52,42 @@ def test_request_model_names_the_bad_field(schema, payload, field, error):
     (problem,) = caught.value.errors()
     assert problem["loc"] == (field,)
     assert problem["type"] == error
+
+
+def test_an_unseen_category_is_accepted_with_a_warning_naming_the_field(schema):
+    row = schema.request_model()(CODE_GENDER="Q", NAME_CONTRACT_TYPE="Cash loans")
+    assert schema.unseen_warnings(row.model_dump()) == [
+        "CODE_GENDER: category 'Q' was not seen in training; scored as missing"
+    ]
+    # The OpenAPI spec lists the known categories first, then says what another value does.
+    prop = schema.request_model().model_json_schema()["properties"]["CODE_GENDER"]
+    assert prop["anyOf"][0]["enum"] == ["F", "M", "XNA"]
+    assert "scored as missing" in prop["anyOf"][1]["description"]
+
+
+def test_strict_mode_refuses_an_unseen_category(schema):
+    strict = replace(schema, unseen="reject")
+    with pytest.raises(ValidationError) as caught:
+        strict.request_model()(CODE_GENDER="Q")
+    (problem,) = caught.value.errors()
+    assert (problem["loc"], problem["type"]) == (("CODE_GENDER",), "literal_error")
+    assert InputSchema.from_json(strict.to_json()).unseen == "reject"
+
+
+def test_an_order_becomes_the_category_codes(schema):
+    education = schema.field("NAME_EDUCATION_TYPE")
+    assert education.ordinal and education.categories[0] == "Lower secondary"
+    assert education.categories[-1] == "Academic degree"
+    with pytest.raises(ValueError, match="must list exactly its categories"):
+        FieldSpec("grade", "categorical", categories=("A", "B"), order=("A", "C"))
+    with pytest.raises(ValueError, match="for a categorical field"):
+        FieldSpec("age", "numeric", order=("1", "2"))
+
+
+def test_a_schema_stored_before_order_and_unseen_reads_back_with_their_defaults(schema):
+    stored = json.loads(schema.to_json())
+    stored.pop("unseen")
+    for field in stored["fields"]:
+        field.pop("order")
+    old = InputSchema.from_json(json.dumps(stored))
+    assert old.unseen == "missing" and not old.field("CODE_GENDER").ordinal

@@ -33,6 +33,19 @@ def age_bands(days_birth: pd.Series) -> pd.Series:
     return bands.astype(object).where(bands.notna(), np.nan)
 
 
+# Categories with a natural order, lowest first: coded as ranks (core.features), so a model
+# reads "more education" as one direction instead of five unrelated levels.
+ORDERS = {
+    "NAME_EDUCATION_TYPE": (
+        "Lower secondary",
+        "Secondary / secondary special",
+        "Incomplete higher",
+        "Higher education",
+        "Academic degree",
+    ),
+}
+
+
 def _bounds(facts: ColumnFacts) -> tuple[float | None, float | None]:
     """Validation bounds: the physical domain, not just what 307,511 clients happened to show.
 
@@ -63,6 +76,7 @@ def _spec(facts: ColumnFacts) -> FieldSpec:
             categories=tuple(sorted(facts.categories)),
             description=facts.description,
             protected=protected,
+            order=ORDERS.get(facts.name, ()),
         )
     low, high = _bounds(facts)
     integer = facts.dtype == "int64"
