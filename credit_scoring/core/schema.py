@@ -39,6 +39,9 @@ class FieldSpec:
     categories: tuple[str, ...] = ()
     description: str = ""
     required: bool = False  # a request must carry it (a user's column never missing in training)
+    # Declared knowledge: the risk of default only rises (or only falls) with this number. The
+    # search applies it (LightGBM monotone constraints, the scorecard's monotonic trend).
+    monotone: Literal["increasing", "decreasing"] | None = None
 
     def python_type(self) -> Any:
         """The value's type with its constraints inside, so the JSON schema (OpenAPI) shows

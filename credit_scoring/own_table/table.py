@@ -40,7 +40,16 @@ MAX_CATEGORIES = 50
 MIN_CLASS_ROWS = 20  # fewer defaulters (or payers) than this cannot be cross-validated and tested
 RESPONSE_FIELDS = {"probability", "decision", "threshold", "top_features", "base_value"}
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_OVERRIDE_KEYS = {"kind", "integer", "minimum", "maximum", "categories", "description", "required"}
+_OVERRIDE_KEYS = {
+    "kind",
+    "integer",
+    "minimum",
+    "maximum",
+    "categories",
+    "description",
+    "required",
+    "monotone",
+}
 
 
 def _examples(values: Any, n: int = 5) -> list:
@@ -190,6 +199,17 @@ class Override:
                 raise DataError(
                     f"schema override {path}: column {column!r}: kind must be numeric or "
                     f"categorical, not {kind!r}"
+                )
+            monotone = (settings or {}).get("monotone")
+            if monotone not in (None, "increasing", "decreasing"):
+                raise DataError(
+                    f"schema override {path}: column {column!r}: monotone must be increasing "
+                    f"or decreasing (the direction of the risk of default), not {monotone!r}"
+                )
+            if monotone and kind == "categorical":
+                raise DataError(
+                    f"schema override {path}: column {column!r}: monotone applies to numeric "
+                    "columns only"
                 )
         return cls(tuple(raw.get("exclude") or ()), columns, raw.get("name"))
 

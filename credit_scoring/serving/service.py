@@ -311,6 +311,8 @@ class CreditScoring:
             dataset=SCHEMA.name,
             reference_clients=0 if self.scorer.reference is None else len(self.scorer.reference),
             global_importance=self.importance,
+            family=self.scorer.model.family,
+            families=meta.get("families", {}),
         )
 
 
