@@ -206,11 +206,6 @@ class Override:
                     f"schema override {path}: column {column!r}: monotone must be increasing "
                     f"or decreasing (the direction of the risk of default), not {monotone!r}"
                 )
-            if monotone and kind == "categorical":
-                raise DataError(
-                    f"schema override {path}: column {column!r}: monotone applies to numeric "
-                    "columns only"
-                )
         return cls(tuple(raw.get("exclude") or ()), columns, raw.get("name"))
 
 
@@ -238,6 +233,11 @@ def _infer(
     name = str(values.name)
     kind = settings.get("kind") or ("numeric" if _is_number(values) else "categorical")
     required = bool(values.notna().all())
+    if kind == "categorical" and settings.get("monotone"):
+        raise DataError(
+            f"column {name!r} is categorical: monotone applies to numeric columns only "
+            "(the risk rising or falling with the number)"
+        )
     if kind == "categorical":
         listed = settings.get("categories")
         categories = tuple(map(str, listed or sorted(values.dropna().map(_label).unique())))

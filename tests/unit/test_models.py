@@ -147,3 +147,21 @@ def test_folds_are_fixed_by_the_data_and_shared():
         np.testing.assert_array_equal(b, d)
     other = search.cv_folds(y, 5, 2, search.fold_seed("12345678aaaaaaaa"))
     assert any(not np.array_equal(a[1], b[1]) for a, b in zip(first, other, strict=True))
+
+
+def test_lightgbm_keeps_the_declared_monotone_direction(table):
+    x, y = table
+    filled = x.fillna({"income": 3000.0, "grade": 2.0})
+    folds = search.cv_folds(y, 2, 1, seed=0)
+    problem = search.Problem(
+        filled, pd.Series(y), CATEGORICAL, folds, 1, 0, {"income": "decreasing"}
+    )
+    config = search.FIRST_TRIALS[0] | {"num_leaves": 15}
+    model = search.fit_lightgbm(config, problem, trees=60)
+    grid = np.tile(filled.iloc[:50].to_numpy(float), (40, 1))
+    incomes = np.repeat(np.linspace(500, 20000, 40), 50)
+    grid[:, 0] = incomes
+    raw = model.raw_score(grid).reshape(40, 50)
+    assert np.all(np.diff(raw, axis=0) <= 1e-12)  # never more risk for more income
+    contributions, base = model.contributions(grid)
+    np.testing.assert_allclose(contributions.sum(1) + base, raw.ravel(), atol=1e-9)

@@ -210,6 +210,8 @@ def test_override_errors(tmp_path):
         "columns: {region: {kind: numeric}}\n": "column 'region' is declared numeric but holds "
         "text, e.g. ['n', 's'",
         "exclude: [amount, region, code]\n": "no input column left besides the id and the target",
+        "columns: {amount: {monotone: up}}\n": "monotone must be increasing or decreasing",
+        "columns: {region: {monotone: increasing}}\n": "monotone applies to numeric columns only",
     }
     for text, fragment in cases.items():
         override = tmp_path / "override.yaml"
@@ -220,6 +222,11 @@ def test_override_errors(tmp_path):
     schema, typed = load_table(path, "y", "id", override_path=tmp_path / "override.yaml")
     assert schema.name == "mine" and schema.field("code").categories == ("1", "2", "3")
     assert typed["code"].tolist()[:3] == ["1", "2", "3"]
+    # A declared direction of risk reaches the schema stored with the model, and reads back.
+    (tmp_path / "override.yaml").write_text("columns: {amount: {monotone: decreasing}}\n")
+    schema, _ = load_table(path, "y", "id", override_path=tmp_path / "override.yaml")
+    assert schema.field("amount").monotone == "decreasing"
+    assert InputSchema.from_json(schema.to_json()).field("amount").monotone == "decreasing"
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -50,3 +51,10 @@ def test_request_model_names_the_bad_field(schema, payload, field, error):
     (problem,) = caught.value.errors()
     assert problem["loc"] == (field,)
     assert problem["type"] == error
+
+
+def test_a_schema_stored_before_monotone_existed_reads_back(schema):
+    raw = json.loads(schema.to_json())
+    for spec in raw["fields"]:
+        del spec["monotone"]
+    assert InputSchema.from_json(json.dumps(raw)) == schema
