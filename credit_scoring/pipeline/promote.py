@@ -1,6 +1,6 @@
 """Promote: a dataset's ``champion`` version in the MLflow registry -> the BentoML model store.
 
-The champion's run holds a ``scorer`` artifact (LightGBM model, threshold, calibration, input
+The champion's run holds a ``scorer`` artifact (the model of its family, threshold, calibration, input
 schema, reference sample and its history rows, metrics), copied as it is into a new BentoML
 model version labelled with its run id. A run id promotes that run instead.
 """
@@ -62,7 +62,7 @@ def promote(settings: PipelineSettings, run_id: str) -> bentoml.Model:
         with bentoml.models.create(
             settings.core.model_name,
             module="credit_scoring.core.scorer",
-            labels={"mlflow_run_id": run_id, "framework": "lightgbm"},
+            labels={"mlflow_run_id": run_id, "framework": scorer.model.family},
             metadata={
                 "threshold": scorer.threshold,
                 "mlflow_run_id": run_id,
