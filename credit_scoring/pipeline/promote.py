@@ -1,7 +1,7 @@
 """Promote: a dataset's ``champion`` version in the MLflow registry -> the BentoML model store.
 
-The champion's run holds a ``scorer`` artifact (the model of its family, threshold, calibration, input
-schema, reference sample and its history rows, metrics), copied as it is into a new BentoML
+The champion's run holds a ``scorer`` artifact (its family's model, threshold, calibration,
+input schema, reference sample and its history rows, metrics), copied as it is into a new BentoML
 model version labelled with its run id. A run id promotes that run instead.
 """
 
