@@ -17,6 +17,8 @@ OWN_DATA = --data $(DATA) --target $(TARGET) --id $(ID) \
 	$(if $(POSITIVE_LABEL),--positive-label $(POSITIVE_LABEL)) \
 	$(if $(SCHEMA_OVERRIDE),--schema-override $(SCHEMA_OVERRIDE))
 COSTS  = $(if $(FN_COST),--fn-cost $(FN_COST)) $(if $(FP_COST),--fp-cost $(FP_COST))
+# Model families that compete (default all three) and the LightGBM search's time budget (s).
+SEARCH = $(if $(FAMILIES),--families $(FAMILIES)) $(if $(TIMEOUT),--timeout $(TIMEOUT))
 
 FULL_ROWS ?= 307511
 FULL_TRIALS ?= 4
@@ -30,7 +32,9 @@ help:  ## list the targets and the variables they read
 	@grep -E '^# var [A-Z_]+ ' $(MAKEFILE_LIST) | sed 's/^# var /  /' | awk '{n=$$1; $$1=""; printf "  %-15s%s\n", n, $$0}'
 
 # var ROWS            generated Home Credit clients for data / train / bench-features (50000)
-# var TRIALS          hyper-parameter configurations train tries (4)
+# var TRIALS          LightGBM configurations train tries (4)
+# var FAMILIES        model families that compete, e.g. lightgbm,logistic (all three)
+# var TIMEOUT         time budget in seconds of the LightGBM search (none)
 # var FULL_ROWS       clients for train-full (307511, Home Credit's size)
 # var FULL_TRIALS     configurations for train-full (4)
 # var DATA            your own table (.csv/.parquet) for train instead of Home Credit; needs TARGET, ID
@@ -68,8 +72,8 @@ install: $(STAMP)  ## create .venv and install the locked dependencies (reused w
 data: install  ## generate the synthetic data set (ROWS, cached)
 	$(CLI) generate --rows $(ROWS)
 
-train: install  ## train LightGBM with a cost-driven search, logged to MLflow (DATA=your file)
-	$(CLI) train $(if $(DATA),$(OWN_DATA),--rows $(ROWS)) --trials $(TRIALS) $(COSTS)
+train: install  ## families compete on repeated CV (LightGBM, logistic, scorecard), MLflow (DATA=your file)
+	$(CLI) train $(if $(DATA),$(OWN_DATA),--rows $(ROWS)) --trials $(TRIALS) $(COSTS) $(SEARCH)
 
 train-full: install  ## Home Credit scale: 307,511 clients, all tables; time and peak memory in logs/
 	@mkdir -p logs

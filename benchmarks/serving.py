@@ -27,7 +27,8 @@ import numpy as np
 import psutil
 import typer
 
-from credit_scoring.core.scorer import PREDICT_THREADS, Scorer
+from credit_scoring.core.models import PREDICT_THREADS, LightGBMModel
+from credit_scoring.core.scorer import Scorer
 from credit_scoring.serving.runner import Server, free_port, running, serve
 
 app = typer.Typer(add_completion=False, help=__doc__)
@@ -146,16 +147,24 @@ def connections_per_worker(server: Server, port: int) -> list[int]:
     return sorted(counts, reverse=True)
 
 
+def lightgbm_of(scorer: Scorer):
+    """The benchmark compares LightGBM runtimes: it needs a LightGBM model."""
+    if not isinstance(scorer.model, LightGBMModel):
+        raise SystemExit(f"the served model is a {scorer.model.family} model, not LightGBM")
+    return scorer.model.booster
+
+
 def in_process(scorer: Scorer, rows, seconds: float = 3.0) -> list[Result]:
     """The limit: LightGBM itself on pre-built feature rows, one row and 64 rows per call, one
     thread as in the service (PREDICT_THREADS); p50 column = ms per call."""
     matrix = scorer.features(rows).to_numpy()
+    booster = lightgbm_of(scorer)
     results = []
     for name, kwargs in (("raw booster.predict", {}), ("raw pred_contrib", {"pred_contrib": True})):
         for batch in (1, 64):
             calls, started = 0, time.perf_counter()
             while time.perf_counter() - started < seconds:
-                scorer.booster.predict(
+                booster.predict(
                     matrix[calls % 64 : calls % 64 + batch] if batch == 1 else matrix[:64],
                     num_threads=PREDICT_THREADS,
                     **kwargs,
@@ -316,7 +325,7 @@ def save(table: str, path: Path) -> None:
 
 def report(results: list[Result], scorer: Scorer) -> str:
     lines = [
-        f"Model: {scorer.booster.num_trees()} trees, {len(scorer.feature_names)} features. "
+        f"Model: {lightgbm_of(scorer).num_trees()} trees, {len(scorer.feature_names)} features. "
         f"{os.cpu_count()} cores.",
         "",
         "| variant | clients | req/s | p50 ms | p99 ms | errors | note |",

@@ -20,6 +20,9 @@ from typing import TYPE_CHECKING, cast
 
 import typer
 
+if TYPE_CHECKING:
+    from credit_scoring.core.models import Family
+
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True, rich_markup_mode=None)
 # Options passed through untouched to a tool's own command line, --help included.
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
@@ -104,12 +107,33 @@ def generate(
         typer.echo(write(CoreSettings(), rows, seed))
 
 
+def family_names(listed: str) -> tuple[Family, ...]:
+    """``--families``: names of core.models' families, checked here for a one-line error."""
+    from credit_scoring.core.models import FAMILIES
+
+    names = tuple(n.strip() for n in listed.split(",") if n.strip())
+    unknown = [n for n in names if n not in FAMILIES]
+    if unknown or not names:
+        raise typer.BadParameter(
+            f"unknown families {unknown}; choose among {', '.join(FAMILIES)}",
+            param_hint="--families",
+        )
+    return cast("tuple[Family, ...]", names)
+
+
 @app.command()
 def train(
     source: str = typer.Option("auto", help="auto (real files if present), real or synthetic"),
     rows: int = typer.Option(20_000, help="Synthetic clients to generate (ignored for real data)"),
-    trials: int = typer.Option(4, min=1, help="Hyper-parameter configurations to try"),
-    folds: int = typer.Option(3, min=2, help="Stratified cross-validation folds per trial"),
+    trials: int = typer.Option(4, min=1, help="LightGBM configurations Optuna tries"),
+    folds: int = typer.Option(3, min=2, help="Stratified cross-validation folds per repeat"),
+    repeats: int = typer.Option(2, min=1, help="Repeats of the k-fold partition (shared folds)"),
+    timeout: float = typer.Option(
+        None, min=1, help="Time budget in seconds of the LightGBM search (stops new trials)"
+    ),
+    families: str = typer.Option(
+        "lightgbm,logistic,scorecard", help="Model families that compete, comma-separated"
+    ),
     max_trees: int = typer.Option(1000, min=1, help="Upper bound on boosting rounds"),
     seed: int = typer.Option(0, help="Seed for data, split, folds and search"),
     fn_cost: float = typer.Option(10.0, help="Cost of granting a loan to a defaulter"),
@@ -164,11 +188,14 @@ def train(
             rows,
             trials,
             folds,
-            max_trees,
-            seed,
-            costs,
-            own,
-            scale,
+            repeats=repeats,
+            timeout_s=timeout,
+            families=family_names(families),
+            max_trees=max_trees,
+            seed=seed,
+            costs=costs,
+            own=own,
+            points=scale,
             include_protected=tuple(include_protected),
         )
         run(options, PipelineSettings())

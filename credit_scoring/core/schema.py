@@ -60,6 +60,9 @@ class FieldSpec:
     # An ordinal categorical's categories, lowest first (grades A1 < A2 < ...): coded 0..k-1
     # in this order and fed to the models as one ordered number, not as unordered levels.
     order: tuple[str, ...] = ()
+    # Declared knowledge: the risk of default only rises (or only falls) with this number. The
+    # search applies it (LightGBM monotone constraints, the scorecard's monotonic trend).
+    monotone: Literal["increasing", "decreasing"] | None = None
 
     def __post_init__(self) -> None:
         """An order lists the categories themselves: it becomes the category list (so codes

@@ -16,13 +16,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
 from credit_scoring.core.calibration import Calibration
 from credit_scoring.core.cost import CostMatrix
 from credit_scoring.core.features import build_features
+from credit_scoring.core.models import FILES, Model, load_model
 from credit_scoring.core.parquet import read_parquet
 from credit_scoring.core.points import PointsScale
 from credit_scoring.core.profile import get_profile
@@ -39,17 +39,7 @@ from credit_scoring.core.schema import InputSchema, ModelBundleError
 from credit_scoring.core.tables import Histories, client_rows
 
 Decision = Literal["granted", "refused"]
-# One OpenMP thread per call: scoring calls are small batches, and with the cores busy (other
-# workers, other requests) starting and syncing LightGBM's threads cost ~12 ms per call here,
-# against 24 us (predict, 1 row) and 3 ms (contributions, 64 rows) with one thread. Throughput
-# scales with service workers instead.
-PREDICT_THREADS = 1
-MODEL_FILE, SCHEMA_FILE, META_FILE, REFERENCE_FILE = (
-    "model.txt",
-    "schema.json",
-    "scorer.json",
-    "reference.parquet",
-)
+SCHEMA_FILE, META_FILE, REFERENCE_FILE = ("schema.json", "scorer.json", "reference.parquet")
 REFERENCE_TABLE_FILE = "reference_{}.parquet"
 # The model card (pipeline.model_card writes it, the service serves it at GET /model_card).
 CARD_MD, CARD_HTML = "model_card.md", "model_card.html"
@@ -135,14 +125,6 @@ def _checked_calibration(raw: dict[str, Any] | None, folder: Path) -> Calibratio
     return calibration
 
 
-def dense(predicted: object) -> np.ndarray:
-    """A LightGBM prediction as the array it is: ``Booster.predict`` is typed for sparse input
-    too (a sparse matrix, or a list of them), but a dense input gives a dense array."""
-    if not isinstance(predicted, np.ndarray):
-        raise TypeError(f"expected a dense prediction, got {type(predicted).__name__}")
-    return predicted
-
-
 @dataclass
 class Explanation:
     probability: np.ndarray  # (n,), calibrated
@@ -153,7 +135,7 @@ class Explanation:
 
 @dataclass
 class Scorer:
-    booster: lgb.Booster
+    model: Model  # any family of core.models
     threshold: float
     schema: InputSchema
     costs: CostMatrix = field(default_factory=CostMatrix)
@@ -165,10 +147,9 @@ class Scorer:
     reference_histories: dict[str, pd.DataFrame] | None = None
     points: PointsScale = field(default_factory=PointsScale)  # probability -> points, bands
 
-    @cached_property
+    @property
     def feature_names(self) -> list[str]:
-        # Cached: LightGBM builds the list anew on each call (3% of a served request).
-        return self.booster.feature_name()
+        return self.model.feature_names
 
     def features(
         self, applications: pd.DataFrame, histories: Histories | None = None
@@ -179,8 +160,7 @@ class Scorer:
         self, applications: pd.DataFrame, histories: Histories | None = None
     ) -> np.ndarray:
         """The model's log-odds of default, before calibration."""
-        features = self.features(applications, histories).to_numpy()
-        return dense(self.booster.predict(features, raw_score=True, num_threads=PREDICT_THREADS))
+        return self.model.raw_score(self.features(applications, histories).to_numpy())
 
     def predict_proba(
         self, applications: pd.DataFrame, histories: Histories | None = None
@@ -191,19 +171,15 @@ class Scorer:
     def explain(
         self, applications: pd.DataFrame, histories: Histories | None = None
     ) -> Explanation:
-        """Exact TreeSHAP contributions (LightGBM's own ``pred_contrib``) for a whole batch.
+        """Exact contributions for a whole batch (TreeSHAP for LightGBM, coefficient x centred
+        value for the linear families).
 
         Contributions and base value add up to the raw log-odds; the probability is the
         calibrated one, as in ``predict_proba``.
         """
         features = self.features(applications, histories)
-        contrib = dense(
-            self.booster.predict(
-                features.to_numpy(), pred_contrib=True, num_threads=PREDICT_THREADS
-            )
-        )
-        contributions, base = contrib[:, :-1], contrib[:, -1]
-        raw_score = contrib.sum(axis=1)
+        contributions, base = self.model.contributions(features.to_numpy())
+        raw_score = contributions.sum(axis=1) + base
         return Explanation(self.calibration.apply(raw_score), contributions, base, features)
 
     def reference_rows(
@@ -308,7 +284,7 @@ class Scorer:
         )
 
     def global_importance(self) -> dict[str, float]:
-        """Mean |SHAP contribution| per feature over the reference sample, largest first."""
+        """Mean |contribution| per feature over the reference sample, largest first."""
         explanation = self._reference_explanation
         if explanation is None:
             return {}
@@ -325,10 +301,11 @@ class Scorer:
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        self.booster.save_model(folder / MODEL_FILE)
+        self.model.save(folder)
         (folder / SCHEMA_FILE).write_text(self.schema.to_json(), encoding="utf-8")
         meta = {
             "threshold": self.threshold,
+            "family": self.model.family,
             "costs": {"fn_cost": self.costs.fn_cost, "fp_cost": self.costs.fp_cost},
             "calibration": self.calibration.to_dict(),
             "points_scale": self.points.to_dict(),
@@ -343,16 +320,25 @@ class Scorer:
     @classmethod
     def load(cls, folder: Path) -> Scorer:
         folder = Path(folder)
-        missing = [f for f in (MODEL_FILE, SCHEMA_FILE, META_FILE) if not (folder / f).is_file()]
+        if not (folder / META_FILE).is_file():
+            raise ModelBundleError(f"model folder {folder} lacks {META_FILE}")
+        meta = json.loads((folder / META_FILE).read_text("utf-8"))
+        # Bundles saved before families existed hold a LightGBM model.
+        family = meta.pop("family", "lightgbm")
+        if family not in FILES:
+            raise ModelBundleError(
+                f"model folder {folder} holds a {family!r} model, which this version cannot "
+                "serve: retrain and promote the model"
+            )
+        missing = [f for f in (FILES[family], SCHEMA_FILE) if not (folder / f).is_file()]
         if missing:
             raise ModelBundleError(f"model folder {folder} lacks {', '.join(missing)}")
-        meta = json.loads((folder / META_FILE).read_text("utf-8"))
         reference_path = folder / REFERENCE_FILE
         schema = InputSchema.from_json((folder / SCHEMA_FILE).read_text("utf-8"))
         tables = {n: folder / REFERENCE_TABLE_FILE.format(n) for n in schema.tables}
         reference_histories = {n: read_parquet(p) for n, p in tables.items() if p.is_file()}
         return cls(
-            booster=lgb.Booster(model_file=str(folder / MODEL_FILE)),
+            model=load_model(family, folder),
             threshold=_checked_threshold(meta, folder),
             schema=schema,
             costs=CostMatrix(**meta.pop("costs")),

@@ -51,6 +51,7 @@ _OVERRIDE_KEYS = {
     "derived_from",
     "reason",  # the statement a refusal cites (default: the description, else the name)
     "order",
+    "monotone",
 }
 _TOP_KEYS = {"exclude", "columns", "name", "protected", "unseen"}
 _UNSEEN = ("missing", "reject")
@@ -221,6 +222,12 @@ class Override:
                     f"schema override {path}: column {column!r}: kind must be numeric or "
                     f"categorical, not {kind!r}"
                 )
+            monotone = (settings or {}).get("monotone")
+            if monotone not in (None, "increasing", "decreasing"):
+                raise DataError(
+                    f"schema override {path}: column {column!r}: monotone must be increasing "
+                    f"or decreasing (the direction of the risk of default), not {monotone!r}"
+                )
             if "order" in (settings or {}):
                 declared = _order(settings["order"], column, path)  # type: ignore[index]
                 columns[column] = {**(settings or {}), "order": declared}
@@ -304,6 +311,11 @@ def _infer(
     required = bool(values.notna().all())
     if order and kind != "categorical":
         raise DataError(f"column {name!r} has an order, so it cannot be numeric: drop its kind")
+    if kind == "categorical" and settings.get("monotone"):
+        raise DataError(
+            f"column {name!r} is categorical: monotone applies to numeric columns only "
+            "(the risk rising or falling with the number)"
+        )
     if kind == "categorical":
         listed = settings.get("categories") or order
         categories = tuple(map(str, listed or sorted(values.dropna().map(_label).unique())))

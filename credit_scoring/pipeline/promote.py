@@ -1,7 +1,7 @@
 """Promote: a dataset's ``champion`` version in the MLflow registry -> the BentoML model store.
 
-The champion's run holds a ``scorer`` artifact (LightGBM model, threshold, calibration, input
-schema, reference sample and its history rows, metrics), copied as it is into a new BentoML
+The champion's run holds a ``scorer`` artifact (its family's model, threshold, calibration,
+input schema, reference sample and its history rows, metrics), copied as it is into a new BentoML
 model version labelled with its run id and the SHA-256 of its files (``digests.json``, checked
 by the service at load). A run id promotes that run instead.
 
@@ -124,7 +124,7 @@ def promote(
             module="credit_scoring.core.scorer",
             labels={
                 "mlflow_run_id": run_id,
-                "framework": "lightgbm",
+                "framework": scorer.model.family,
                 "fairness_gate": record["decision"],
             },
             metadata={

@@ -9,7 +9,6 @@ matplotlib.use("Agg")  # headless: training runs on servers and in CI
 
 from dataclasses import dataclass
 
-import lightgbm as lgb
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -100,9 +99,8 @@ def reliability_figure(y: np.ndarray, curves: dict[str, np.ndarray]) -> Figure:
     return figure
 
 
-def shap_figure(booster: lgb.Booster, features: pd.DataFrame, top: int = 20) -> Figure:
-    """SHAP summary (beeswarm) of exact TreeSHAP values (``pred_contrib``) on model rows."""
-    contributions = np.asarray(booster.predict(features.to_numpy(), pred_contrib=True))[:, :-1]
+def shap_figure(contributions: np.ndarray, features: pd.DataFrame, top: int = 20) -> Figure:
+    """SHAP summary (beeswarm) of a model's exact contributions (any family) on model rows."""
     shap.summary_plot(
         contributions, features, max_display=top, show=False, plot_size=(9, 0.35 * top + 1.5)
     )

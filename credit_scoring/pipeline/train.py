@@ -1,9 +1,11 @@
-"""Train: load the tables, build features, cross-validated LightGBM search by business cost,
-baselines, calibration, hold-out evaluation; log everything to MLflow and register the model
+"""Train: load the tables, build features, model families searched and compared on the same
+repeated cross-validation folds (LightGBM, logistic regression, scorecard), baselines,
+calibration, hold-out evaluation; log everything to MLflow and register the chosen model
 under its dataset's name.
 
 ``train`` is the orchestration of named steps: load -> split -> (in one MLflow run) baselines
--> search -> finalise -> evaluate -> log -> register. The command line (``credit_scoring.cli``)
+-> search (every family) -> finalise (choose the family, calibrate, threshold, refit) ->
+evaluate -> log -> register. The command line (``credit_scoring.cli``)
 builds a ``TrainOptions`` and calls it."""
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import lightgbm as lgb
 import matplotlib.pyplot as plt
 import mlflow
 import numpy as np
@@ -35,9 +36,10 @@ from credit_scoring.core.features import (
     model_features,
     protected_features,
 )
+from credit_scoring.core.models import FAMILIES, Family, LightGBMModel, Model
 from credit_scoring.core.points import PointsScale
 from credit_scoring.core.schema import InputSchema, ModelBundleError
-from credit_scoring.core.scorer import Scorer, dense
+from credit_scoring.core.scorer import Scorer
 from credit_scoring.own_table.table import MAX_CATEGORIES, load_own
 from credit_scoring.pipeline import baselines, fairness, model_card, report, search
 from credit_scoring.pipeline.calibrate import CalibrationChoice, choose_calibration
@@ -45,7 +47,12 @@ from credit_scoring.pipeline.git import code_version
 from credit_scoring.pipeline.metrics import suggest_monotone as monotone_directions
 from credit_scoring.pipeline.registry import crown_if_better
 from credit_scoring.pipeline.settings import PipelineSettings
-from credit_scoring.pipeline.tracking import CANDIDATE_TAG, SCORER_ARTIFACT, use_experiment
+from credit_scoring.pipeline.tracking import (
+    CANDIDATE_TAG,
+    SCORER_ARTIFACT,
+    log_scorer_model,
+    use_experiment,
+)
 from credit_scoring.profiles.home_credit.data import Source, load_dataset
 
 log = logging.getLogger("training")
@@ -69,8 +76,11 @@ class OwnTable:
 class TrainOptions:
     source: Source = "auto"  # Home Credit: real files if present, else generated
     rows: int = 20_000  # generated clients (ignored for real data and own tables)
-    trials: int = 4
+    trials: int = 4  # LightGBM configurations Optuna tries
     folds: int = 3
+    repeats: int = 2  # of the k-fold partition (repeated stratified CV)
+    timeout_s: float | None = None  # time budget of the LightGBM search
+    families: tuple[Family, ...] = FAMILIES  # the families that compete
     max_trees: int = 1000
     seed: int = 0
     costs: CostMatrix = field(default_factory=CostMatrix)
@@ -137,10 +147,11 @@ class Split:
 
 @dataclass
 class Final:
-    """The chosen configuration refitted on the whole training part."""
+    """The chosen family's chosen configuration refitted on the whole training part."""
 
     best: search.CVResult
-    booster: lgb.Booster
+    families: dict[Family, search.CVResult]  # each family's chosen configuration
+    model: Model
     calibration: CalibrationChoice
     choice: ThresholdChoice  # on the calibrated out-of-fold probabilities
 
@@ -251,67 +262,111 @@ def log_baselines(
 
 
 def _trial_metrics(result: search.CVResult) -> dict[str, float]:
-    return {
-        "cv_roc_auc": result.auc,
-        "cv_cost_per_client": result.choice.cost_per_client,
-        "cv_threshold": result.choice.threshold,
-        "cv_trees_mean": float(np.mean(result.fold_trees)),
-        "seconds": result.seconds,
-    } | {f"fold_{k}_roc_auc": a for k, a in enumerate(result.fold_auc, 1)}
+    metrics = result.figures() | {"seconds": result.seconds}
+    if result.fold_trees:
+        metrics["cv_trees_mean"] = float(np.mean(result.fold_trees))
+    return metrics | {f"fold_{k}_roc_auc": a for k, a in enumerate(result.fold_auc, 1)}
 
 
-def search_best(
-    experiment_id: str, data: lgb.Dataset, part: Split, options: TrainOptions, clock: Clock
-) -> search.CVResult:
-    """Cross-validate each sampled configuration in a run nested under the search run; the
-    cheapest per client wins (the higher AUC on a tie)."""
-    splits = search.stratified_folds(part.y_train, options.folds, options.seed)
-    results = []
-    configs = search.sample_configs(options.trials, options.seed)
-    for i, config in enumerate(configs, start=1):
-        with mlflow.start_run(experiment_id=experiment_id, run_name=f"trial-{i}", nested=True):
-            result = search.cross_validate(
-                config,
-                data,
-                part.x_train,
-                part.y_train,
-                splits,
-                options.max_trees,
-                options.seed,
-                options.costs,
-            )
-            mlflow.log_params(config | {"folds": options.folds, "max_trees": options.max_trees})
+def problem_of(dataset: Dataset, part: Split, options: TrainOptions) -> search.Problem:
+    """The training rows, the folds every family shares (seeded from the data's fingerprint)
+    and the monotone directions the schema declares."""
+    seed = search.fold_seed(str(dataset.fingerprint()["sha256_16"]))
+    folds = search.cv_folds(part.y_train, options.folds, options.repeats, seed)
+    monotone = {f.name: f.monotone for f in dataset.schema.fields if f.monotone}
+    return search.Problem(
+        part.x_train, part.y_train, part.categorical, folds, options.repeats, options.seed, monotone
+    )
+
+
+def search_families(
+    experiment_id: str, problem: search.Problem, options: TrainOptions, clock: Clock
+) -> dict[Family, search.CVResult]:
+    """Every family's search, one MLflow run per configuration nested under the search run;
+    each family's configuration chosen by the one-standard-error rule on CV log-loss."""
+
+    def record(result: search.CVResult) -> None:
+        with mlflow.start_run(
+            experiment_id=experiment_id,
+            run_name=f"{result.family}-trial",
+            nested=True,
+            tags={"family": result.family},
+        ):
+            mlflow.log_params(result.config | {"family": result.family, "folds": options.folds})
             mlflow.log_metrics(_trial_metrics(result))
-        results.append(result)
         clock.step(
-            "trial %d/%d: CV AUC %.4f, cost/client %.4f, %.0f trees  %s",
-            i,
-            options.trials,
+            "%s: CV AUC %.4f ± %.4f, log-loss %.5f  %s",
+            result.family,
             result.auc,
-            result.choice.cost_per_client,
-            np.mean(result.fold_trees),
-            config,
+            result.auc_std,
+            result.logloss,
+            {k: round(v, 4) if isinstance(v, float) else v for k, v in result.config.items()},
         )
-    return min(results, key=lambda r: (r.choice.cost_per_client, -r.auc))
+
+    searches = {
+        "lightgbm": lambda: search.search_lightgbm(
+            problem, options.trials, options.max_trees, options.timeout_s, record
+        ),
+        "logistic": lambda: search.search_logistic(problem, record),
+        "scorecard": lambda: search.search_scorecard(problem, record),
+    }
+    return {f: search.one_standard_error(searches[f]()) for f in options.families}
+
+
+def family_table(families: dict[Family, search.CVResult], chosen: Family) -> str:
+    """The families side by side, and a plain word when a simpler one wins."""
+    lines = ["family     CV AUC mean ± std   CV log-loss"]
+    for family, result in families.items():
+        mark = "  <- chosen" if family == chosen else ""
+        lines.append(
+            f"{family:<10} {result.auc:.4f} ± {result.auc_std:.4f}     {result.logloss:.5f}{mark}"
+        )
+    best = max(families, key=lambda f: families[f].auc)
+    if chosen != best:
+        lines.append(
+            f"{chosen} is chosen: simpler than {best}, whose CV AUC is higher by only "
+            f"{families[best].auc - families[chosen].auc:.4f} (< {search.SIMPLER_MARGIN})"
+        )
+    elif chosen != "lightgbm" and "lightgbm" in families:
+        lines.append(f"{chosen}, a simpler family, beats LightGBM on this data")
+    return "\n".join(lines)
 
 
 def finalise(
-    best: search.CVResult, data: lgb.Dataset, part: Split, options: TrainOptions, clock: Clock
+    families: dict[Family, search.CVResult],
+    problem: search.Problem,
+    options: TrainOptions,
+    clock: Clock,
 ) -> Final:
-    """Calibration and threshold from the out-of-fold scores, then the final fit."""
-    y_train = part.y_train.to_numpy()
+    """The family chosen on CV AUC; then calibration and threshold from its out-of-fold
+    scores, and its final fit on all training rows."""
+    chosen = search.choose_family(families)
+    best = families[chosen]
+    log.info(
+        "families compared on the same %d folds:\n%s",
+        len(problem.folds),
+        family_table(families, chosen),
+    )
+    y_train = problem.labels
     calibration = choose_calibration(best.oof_raw, y_train, options.seed)
     oof_proba = calibration.calibration.apply(best.oof_raw)
     choice = best_threshold(y_train, oof_proba, options.costs)
-    booster = search.fit_final(best.config, data, part.y_train, best.trees, options.seed)
+    model = search.fit_family(best, problem)
     clock.step(
-        "final model: %d trees; calibration %s (CV Brier %s); threshold %.4f",
-        booster.num_trees(),
+        "final model: %s; calibration %s (CV log-loss %s%s); threshold %.4f",
+        _describe(model),
         calibration.calibration.method,
-        {k: round(v, 5) for k, v in calibration.brier.items()},
+        {k: round(v, 5) for k, v in calibration.logloss.items()},
+        f", refused for collapsing scores: {calibration.refused}" if calibration.refused else "",
         choice.threshold,
     )
-    return Final(best, booster, calibration, choice)
+    return Final(best, families, model, calibration, choice)
+
+
+def _describe(model: Model) -> str:
+    if isinstance(model, LightGBMModel):
+        return f"lightgbm, {model.booster.num_trees()} trees"
+    return f"{model.family}, {len(model.feature_names)} features"
 
 
 def evaluate(
@@ -319,10 +374,15 @@ def evaluate(
 ) -> Evaluation:
     """Hold-out metrics at the chosen threshold, beside the CV figures and the baselines'."""
     costs = options.costs
-    raw = dense(final.booster.predict(part.x_test.to_numpy(), raw_score=True))
+    raw = final.model.raw_score(part.x_test.to_numpy())
     proba = final.calibration.calibration.apply(raw)
     threshold = final.choice.threshold
     test = report.metrics_at(part.y_test, proba, threshold, costs)
+    # The ranking is the raw score's: calibration must not change it (ties would lower it).
+    test["roc_auc_calibrated"] = test["roc_auc"]
+    test["roc_auc"] = float(roc_auc_score(part.y_test, raw))
+    test["distinct_probabilities"] = float(len(np.unique(proba)))
+    test["distinct_raw_scores"] = float(len(np.unique(raw)))
     review = report.review(part.y_test, proba, threshold, options.points, options.seed)
     uncalibrated = report.metrics_at(part.y_test, sigmoid(raw), threshold, costs)
     metrics = (
@@ -330,15 +390,17 @@ def evaluate(
         | {
             "test_brier_uncalibrated": uncalibrated["brier"],
             "cv_roc_auc": final.best.auc,
-            "cv_cost_per_client": final.best.choice.cost_per_client,
             "cv_cost_per_client_calibrated": final.choice.cost_per_client,
             "threshold": threshold,
-            "trees": final.booster.num_trees(),
         }
         | {f"cv_brier_{k}": v for k, v in final.calibration.brier.items()}
         | review.metrics()
+        | {f"cv_logloss_calibration_{k}": v for k, v in final.calibration.logloss.items()}
+        | family_metrics(final.families)
         | beside
     )
+    if isinstance(final.model, LightGBMModel):
+        metrics["trees"] = float(final.model.booster.num_trees())
     bayes = None
     if dataset.true_probability is not None:
         bayes = dataset.true_probability[part.test_index].to_numpy()
@@ -379,6 +441,15 @@ def audit_fairness(
     return result
 
 
+def family_metrics(families: dict[Family, search.CVResult]) -> dict[str, float]:
+    """Each family's CV figures, ``cv_auc_mean_<family>`` etc., side by side in the run."""
+    return {
+        f"{name}_{family}": value
+        for family, result in families.items()
+        for name, value in result.figures().items()
+    }
+
+
 def _reference(dataset: Dataset, train_index: pd.Index, seed: int):
     rows = dataset.applications.loc[train_index].sample(
         min(REFERENCE_ROWS, len(train_index)), random_state=seed
@@ -406,7 +477,7 @@ def bundle(
         len(reference_histories),
     )
     scorer = Scorer(
-        final.booster,
+        final.model,
         final.choice.threshold,
         dataset.schema,
         options.costs,
@@ -419,6 +490,8 @@ def bundle(
         "mlflow_run_id": run_id,
         "metrics": evaluation.metrics,
         "params": final.best.config,
+        "family": final.model.family,
+        "families": {f: r.figures() for f, r in final.families.items()},
         "data": dataset.fingerprint(),
         "code_version": version,
     }
@@ -428,10 +501,13 @@ def bundle(
 def _params(dataset: Dataset, final: Final, options: TrainOptions) -> dict[str, Any]:
     schema = dataset.schema
     return final.best.config | {
-        "trees": final.booster.num_trees(),
+        "family": final.model.family,
+        "families": ",".join(final.families),
         "max_trees": options.max_trees,
         "folds": options.folds,
+        "repeats": options.repeats,
         "trials": options.trials,
+        "timeout_s": options.timeout_s,
         "calibration": final.calibration.calibration.method,
         "fn_cost": options.costs.fn_cost,
         "fp_cost": options.costs.fp_cost,
@@ -463,7 +539,9 @@ def log_figures(
     """ROC (beside the baselines and the true risk), cost by threshold, confusion matrix,
     reliability and global SHAP importance, as images of the run."""
     y, proba, threshold = part.y_test, evaluation.proba, final.choice.threshold
-    curves = {"LightGBM": proba} | {f"{b.name}": b.test_proba for b in baseline_results}
+    curves = {f"chosen ({final.model.family})": proba} | {
+        f"{b.name}": b.test_proba for b in baseline_results
+    }
     if evaluation.bayes is not None:
         curves["true risk (Bayes)"] = evaluation.bayes
     _log_figure(report.roc_figure(y, curves), "roc.png")
@@ -472,8 +550,9 @@ def log_figures(
     reliability = {"uncalibrated": sigmoid(evaluation.raw), "calibrated": proba}
     _log_figure(report.reliability_figure(y, reliability), "calibration.png")
     sample = part.x_test.sample(min(SHAP_ROWS, len(part.x_test)), random_state=options.seed)
-    _log_figure(report.shap_figure(final.booster, sample), "shap_global_importance.png")
-    approval = {"LightGBM": proba} | {b.name: b.test_proba for b in baseline_results}
+    contributions, _ = final.model.contributions(sample.to_numpy())
+    _log_figure(report.shap_figure(contributions, sample), "shap_global_importance.png")
+    approval = {final.model.family: proba} | {b.name: b.test_proba for b in baseline_results}
     _log_figure(report.approval_figure(y, approval, threshold), "approval_vs_bad_rate.png")
 
 
@@ -510,6 +589,7 @@ def log_record(
         {
             CANDIDATE_TAG: "true",
             "role": "search",
+            "family": final.model.family,
             "data_source": dataset.source,
             "data_sha256_16": fingerprint["sha256_16"],
             "mlflow.source.git.commit": version,
@@ -532,7 +612,7 @@ def log_record(
 
 
 def register(
-    booster: lgb.Booster,
+    scorer: Scorer,
     dataset: Dataset,
     part: Split,
     run_id: str,
@@ -541,9 +621,15 @@ def register(
 ) -> tuple[str, str, bool]:
     """Log the model as a new version of its dataset's registered model and crown it when
     it beats that dataset's champion on this run's hold-out: (registered model, version,
-    crowned)."""
+    crowned). LightGBM in its MLflow flavour; the linear families as a pyfunc model over the
+    scorer bundle."""
     name = settings.registered_model(dataset.schema.name)
-    info = mlflow.lightgbm.log_model(booster, name="model", registered_model_name=name)
+    if isinstance(scorer.model, LightGBMModel):
+        info = mlflow.lightgbm.log_model(
+            scorer.model.booster, name="model", registered_model_name=name
+        )
+    else:
+        info = log_scorer_model(scorer, name)
     version = str(info.registered_model_version)
 
     def rescore(champion_run: str) -> dict[str, float] | None:
@@ -607,7 +693,7 @@ def train(options: TrainOptions, settings: PipelineSettings) -> str:
     dataset = load(options, settings, clock)
     part = split(dataset, options, clock)
     experiment_id = use_experiment(settings)
-    with mlflow.start_run(experiment_id=experiment_id, run_name="lightgbm-search") as run:
+    with mlflow.start_run(experiment_id=experiment_id, run_name="model-search") as run:
         run_id = run.info.run_id
         baseline_results = baselines.evaluate_baselines(
             (part.x_train, part.y_train),
@@ -618,10 +704,9 @@ def train(options: TrainOptions, settings: PipelineSettings) -> str:
         )
         beside = log_baselines(experiment_id, baseline_results, run_id, options.seed)
         clock.step("baselines: %s", {k: round(v, 4) for k, v in beside.items()})
-        data = search.training_set(part.x_train, part.y_train, part.categorical)
-        best = search_best(experiment_id, data, part, options, clock)
-        final = finalise(best, data, part, options, clock)
-        del data
+        problem = problem_of(dataset, part, options)
+        families = search_families(experiment_id, problem, options, clock)
+        final = finalise(families, problem, options, clock)
         evaluation = evaluate(final, part, dataset, options, beside)
         scorer = bundle(dataset, part, final, evaluation, options, run_id, version, clock)
         scorer.metadata["fairness"] = audit_fairness(dataset, part, evaluation, final, options)
@@ -629,9 +714,7 @@ def train(options: TrainOptions, settings: PipelineSettings) -> str:
         log_record(dataset, final, evaluation, scorer, options)
         log_figures(part, final, evaluation, baseline_results, options)
         log_review(evaluation, suggest_monotone(part, dataset.schema, clock))
-        name, version, crowned = register(
-            final.booster, dataset, part, run_id, settings, options.costs
-        )
+        name, version, crowned = register(scorer, dataset, part, run_id, settings, options.costs)
         clock.step("logged: model %s version %s%s", name, version, " (champion)" * crowned)
     _summary(run_id, evaluation, final, options.costs, clock)
     return run_id

@@ -15,7 +15,10 @@ ID_PLACEHOLDER = "applicant_id"
 class Contribution(BaseModel):
     feature: str = Field(description="Model feature")
     value: float | str | None = Field(description="The applicant's value (null when missing)")
-    contribution: float = Field(description="SHAP contribution to the log-odds of default")
+    contribution: float = Field(
+        description="Contribution to the log-odds of default (TreeSHAP for LightGBM, "
+        "coefficient x centred value for the linear families)"
+    )
 
 
 class Score(BaseModel):
@@ -123,7 +126,12 @@ class ModelInfo(BaseModel):
     dataset: str = Field(description="Input schema: home-credit, or the name of a user's table")
     reference_clients: int = Field(description="Clients that can be scored by id")
     global_importance: dict[str, float] = Field(
-        description="Mean |SHAP contribution| per feature over the reference sample"
+        description="Mean |contribution| per feature over the reference sample"
+    )
+    family: str = Field(description="Model family served: lightgbm, logistic or scorecard")
+    families: dict[str, dict[str, float]] = Field(
+        description="Each family's repeated-CV figures on the shared folds (cv_auc_mean, "
+        "cv_auc_std, cv_logloss_mean, cv_logloss_se)"
     )
     fairness: dict[str, Any] = Field(
         default_factory=dict,

@@ -454,6 +454,8 @@ class CreditScoring:
             points_scale={k: v for k, v in self.scorer.points.to_dict().items() if k != "cutoffs"},
             bands=self.scorer.points.bands(),
             unseen=SCHEMA.unseen,
+            family=self.scorer.model.family,
+            families=meta.get("families", {}),
         )
 
 

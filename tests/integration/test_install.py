@@ -17,7 +17,18 @@ import pytest
 
 pytestmark = pytest.mark.integration
 CHECKOUT = Path(__file__).resolve().parents[2]
-TINY = ["--rows", "1500", "--trials", "1", "--max-trees", "20"]
+TINY = [
+    "--rows",
+    "1500",
+    "--trials",
+    "1",
+    "--max-trees",
+    "20",
+    "--families",
+    "lightgbm",
+    "--repeats",
+    "1",
+]
 
 
 def files_under(folder: Path) -> set[Path]:

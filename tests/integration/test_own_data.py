@@ -27,7 +27,7 @@ from tests.integration.test_ui import same_fields
 from ui.client import ServiceClient
 
 pytestmark = pytest.mark.integration
-FAST = ("--trials", "1", "--folds", "2", "--max-trees", "60", "--seed", "1")
+FAST = ("--trials", "1", "--folds", "2", "--repeats", "1", "--max-trees", "60", "--seed", "1")
 LOANS_FIELDS = ["income", "age", "purpose"]
 
 
@@ -43,13 +43,13 @@ def own(tmp_path_factory) -> Pipeline:
     p.run(
         CLI, "train", "--data", str(root / "customers.parquet"),
         "--target", "default", "--id", "customer_id",
-        "--schema-override", str(root / "schema.yaml"), *FAST,
+        "--schema-override", str(root / "schema.yaml"), "--families", "logistic", *FAST,
     )  # fmt: skip
     p.run(CLI, "promote")
     p.run(
         CLI, "train", "--data", str(root / "loans.csv"),
         "--target", "status", "--id", "loan_ref", "--positive-label", "bad",
-        "--fn-cost", "4", "--fp-cost", "1.5",
+        "--fn-cost", "4", "--fp-cost", "1.5", "--families", "scorecard",
         *FAST,
     )  # fmt: skip
     p.run(CLI, "promote")
@@ -96,6 +96,9 @@ def test_runs_record_the_source_the_schema_and_the_costs(own, models):
     assert low < auc < high
     assert loans_run["metrics.test_gini"] == pytest.approx(2 * auc - 1)
     assert 0 < loans_run["metrics.test_ks"] < 1
+    assert loans_run["tags.family"] == "scorecard"
+    assert np.isfinite(loans_run["metrics.cv_auc_mean_scorecard"])
+    assert np.isfinite(loans_run["metrics.cv_auc_std_scorecard"])
     # No true risk is known for a user's data: no Bayes AUC, and nothing pretends otherwise.
     assert "metrics.bayes_roc_auc" not in runs or runs["metrics.bayes_roc_auc"].isna().all()
     client = mlflow.MlflowClient()
@@ -179,6 +182,13 @@ def test_each_promoted_model_carries_its_own_schema_costs_and_reference(models):
         table.drop(columns=["default", "notes"]).astype({"has_guarantor": str})
     )
     assert np.isfinite(proba).all() and 0 < proba.min() < proba.max() < 1
+    # A logistic model (the only family this run let compete): exact contributions too.
+    assert customers.model.family == "logistic"
+    explanation = customers.explain(table.drop(columns=["default", "notes"]).head(20))
+    np.testing.assert_allclose(
+        explanation.contributions.sum(1) + explanation.base_value,
+        customers.raw_score(table.drop(columns=["default", "notes"]).head(20)),
+    )
     _, served = models["loans"]
     assert (served.costs.fn_cost, served.costs.fp_cost) == (4.0, 1.5)
     assert served.reference["loan_ref"].str.startswith("L-").all()
@@ -206,6 +216,8 @@ def test_the_api_follows_the_served_schema(url, models):
     assert meta["points_scale"] == {"points": 600, "odds": 19, "pdo": 50}
     assert [b["band"] for b in meta["bands"]] == ["A", "B", "C", "D", "E"]
     assert meta["unseen"] == "missing"
+    assert meta["family"] == "scorecard" == scorer.model.family
+    assert set(meta["families"]["scorecard"]) >= {"cv_auc_mean", "cv_auc_std"}
 
 
 def test_predict_and_explain_answer_with_the_foreign_id(url, models):

@@ -53,7 +53,9 @@ def test_mlflow_records_the_run(pipeline):
     runs = mlflow.search_runs(experiment_names=["credit-scoring"])
     parent = runs[runs["tags.candidate"] == "true"].iloc[0]
     trials = runs[runs["tags.mlflow.parentRunId"] == parent.run_id]
-    assert len(trials) == 2
+    assert len(trials) == 2 and set(trials["tags.family"]) == {"lightgbm"}  # one per trial
+    assert parent["tags.family"] == "lightgbm"
+    assert np.isfinite(parent["metrics.cv_auc_mean_lightgbm"])
     for metric in (
         "test_roc_auc",
         "test_recall",

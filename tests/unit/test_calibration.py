@@ -12,8 +12,14 @@ import pytest
 
 from credit_scoring.core.calibration import Calibration, sigmoid
 from credit_scoring.core.features import build_features
+from credit_scoring.core.models import LightGBMModel
 from credit_scoring.core.scorer import META_FILE, Scorer
-from credit_scoring.pipeline.calibrate import choose_calibration, fit_isotonic, fit_platt
+from credit_scoring.pipeline.calibrate import (
+    choose_calibration,
+    collapses,
+    fit_isotonic,
+    fit_platt,
+)
 from credit_scoring.profiles.home_credit.synthetic import generate
 
 
@@ -34,6 +40,20 @@ def test_well_calibrated_scores_are_left_alone():
     raw = rng.normal(-2.5, 1, 20_000)
     y = rng.random(raw.size) < sigmoid(raw)
     assert choose_calibration(raw, y, seed=0).calibration.method == "none"
+
+
+def test_isotonic_is_refused_when_it_ties_scores_the_model_ranked_apart():
+    # A small model's scores, and calibration data where isotonic regression would pool most
+    # of them into a few steps (fewer probabilities than scores, a lower AUC).
+    rng = np.random.default_rng(3)
+    raw = rng.normal(-2, 0.3, 3000)
+    y = rng.random(raw.size) < 0.12  # the scores carry no signal: isotonic is flat
+    assert collapses(fit_isotonic(raw, y), raw)
+    choice = choose_calibration(raw, y, seed=0)
+    assert "isotonic" in choice.refused and choice.calibration.method != "isotonic"
+    assert set(choice.logloss) == {"none", "platt", "isotonic"}
+    proba = choice.calibration.apply(raw)
+    assert len(np.unique(proba)) == len(np.unique(raw))  # every distinct score kept
 
 
 def test_isotonic_is_monotone_and_within_0_1():
@@ -63,7 +83,7 @@ def scorer(schema):
         balance["SK_ID_BUREAU"].isin(histories["bureau"]["SK_ID_BUREAU"])
     ]
     return Scorer(
-        booster,
+        LightGBMModel(booster),
         0.2,
         schema,
         reference=reference,

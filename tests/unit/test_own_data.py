@@ -220,6 +220,8 @@ def test_override_errors(tmp_path):
         "text, e.g. ['n', 's'",
         "exclude: [amount, region, code]\n": "no input column left besides the id and the target",
         "columns: {amount: {reason: [low]}}\n": "column 'amount': reason must be text, not",
+        "columns: {amount: {monotone: up}}\n": "monotone must be increasing or decreasing",
+        "columns: {region: {monotone: increasing}}\n": "monotone applies to numeric columns only",
     }
     for text, fragment in cases.items():
         override = tmp_path / "override.yaml"
@@ -234,6 +236,11 @@ def test_override_errors(tmp_path):
     (tmp_path / "override.yaml").write_text("columns: {amount: {reason: Low savings}}\n")
     schema, _ = load_table(path, "y", "id", override_path=tmp_path / "override.yaml")
     assert InputSchema.from_json(schema.to_json()).field("amount").reason == "Low savings"
+    # A declared direction of risk reaches the schema stored with the model, and reads back.
+    (tmp_path / "override.yaml").write_text("columns: {amount: {monotone: decreasing}}\n")
+    schema, _ = load_table(path, "y", "id", override_path=tmp_path / "override.yaml")
+    assert schema.field("amount").monotone == "decreasing"
+    assert InputSchema.from_json(schema.to_json()).field("amount").monotone == "decreasing"
 
 
 def test_an_order_in_the_override_codes_the_grades_as_ranks(tmp_path):

@@ -91,3 +91,10 @@ def test_a_schema_stored_before_order_and_unseen_reads_back_with_their_defaults(
         field.pop("order")
     old = InputSchema.from_json(json.dumps(stored))
     assert old.unseen == "missing" and not old.field("CODE_GENDER").ordinal
+
+
+def test_a_schema_stored_before_monotone_existed_reads_back(schema):
+    raw = json.loads(schema.to_json())
+    for spec in raw["fields"]:
+        del spec["monotone"]
+    assert InputSchema.from_json(json.dumps(raw)) == schema
