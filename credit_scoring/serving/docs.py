@@ -109,7 +109,7 @@ def _typical(
     bounds: tuple[float | None, float | None] = (None, None),
 ) -> Any:
     """The column's typical value (None when mostly missing): its most frequent category, or
-    the value observed at its quantile (an observed value keeps a sentinel such as 365243 a
+    the value observed at its quantile (an observed value keeps a profile's sentinel value a
     sentinel), inside the field's bounds."""
     present = values.dropna()
     if not len(present) or len(present) < (1 - MOSTLY_MISSING) * len(values):

@@ -13,6 +13,7 @@ import mlflow
 import pytest
 
 from credit_scoring.core.cost import CostMatrix
+from credit_scoring.core.models import LightGBMModel
 from credit_scoring.core.scorer import Scorer
 from credit_scoring.own_table.examples import few_columns
 from credit_scoring.own_table.table import load_own
@@ -20,7 +21,7 @@ from credit_scoring.pipeline import report
 from credit_scoring.pipeline.registry import CHAMPION, champion_run_id, crown_if_better
 from credit_scoring.pipeline.settings import PipelineSettings
 from credit_scoring.pipeline.tracking import SCORER_ARTIFACT, use_experiment
-from credit_scoring.pipeline.train import Clock, champion_on_holdout, split
+from credit_scoring.pipeline.train import Clock, TrainOptions, champion_on_holdout, split
 
 pytestmark = pytest.mark.integration
 COSTS = CostMatrix(fn_cost=4, fp_cost=1)
@@ -42,15 +43,15 @@ def _champion(tmp_path: Path):
     experiment = use_experiment(PipelineSettings())
     few_columns(600).to_csv(tmp_path / "loans.csv", index=False)
     dataset = load_own(tmp_path / "loans.csv", "status", "loan_ref", "bad")
-    champion_part = split(dataset, 1, Clock())
+    champion_part = split(dataset, TrainOptions(seed=1), Clock())
     booster = lgb.train(
         {"objective": "binary", "num_leaves": 4, "verbosity": -1},
         lgb.Dataset(champion_part.x_train, champion_part.y_train),
         num_boost_round=20,
     )
-    champion = Scorer(booster, 0.3, dataset.schema, COSTS)
+    champion = Scorer(LightGBMModel(booster), 0.3, dataset.schema, COSTS)
     run_id = log_run(experiment, champion, {"test_cost_per_client": 0.1})
-    return experiment, dataset, split(dataset, 5, Clock()), champion, run_id
+    return experiment, dataset, split(dataset, TrainOptions(seed=5), Clock()), champion, run_id
 
 
 @pytest.fixture
@@ -114,7 +115,7 @@ def test_a_champion_that_cannot_score_the_new_rows_gives_way(store, model):
     # The table lost a column since the champion was trained: it cannot score the new rows.
     fewer = replace(dataset.schema, fields=dataset.schema.fields[:2])
     thinner = replace(dataset, schema=fewer)
-    part = split(thinner, 5, Clock())
+    part = split(thinner, TrainOptions(seed=5), Clock())
     assert champion_on_holdout(champion_run, thinner, part, COSTS) is None
     run_id, crowned = challenge(model, experiment, thinner, part, champion, 9.0)
     assert crowned and champion_run_id(model) == run_id

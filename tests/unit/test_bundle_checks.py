@@ -13,15 +13,17 @@ import numpy as np
 import pytest
 
 from credit_scoring.core.calibration import Calibration
+from credit_scoring.core.models import FILES, LightGBMModel
 from credit_scoring.core.scorer import (
     DIGESTS_FILE,
     META_FILE,
-    MODEL_FILE,
     ModelBundleError,
     Scorer,
     verify_digests,
     write_digests,
 )
+
+MODEL_FILE = FILES["lightgbm"]
 
 
 @pytest.fixture
@@ -29,7 +31,7 @@ def bundle(schema, tmp_path) -> Path:
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(200, 3)), rng.random(200) < 0.3
     booster = lgb.train({"objective": "binary", "verbose": -1}, lgb.Dataset(x, y), 3)
-    Scorer(booster, 0.2, schema).save(tmp_path)
+    Scorer(LightGBMModel(booster), 0.2, schema).save(tmp_path)
     return tmp_path
 
 
