@@ -132,3 +132,34 @@ def test_the_gate_names_attribute_group_and_figure():
     assert refused["failures"][0].startswith("race = b: adverse impact ratio 0.625 < 0.8")
     assert verdict(audited, GateBounds(min_air=0.6, max_auc_gap=1))["passed"]
     assert verdict({}, GateBounds())["passed"]  # nothing protected: nothing to refuse
+
+
+def test_the_card_renders_an_attribute_whose_groups_are_too_thin_for_an_auc_gap(schema):
+    """An attribute whose groups hold too few defaulters for an AUC each (a small hold-out)
+    has no AUC gap and no worst ratio: the card says so instead of failing the training."""
+    import lightgbm as lgb
+
+    from credit_scoring.core.models import LightGBMModel
+    from credit_scoring.core.scorer import Scorer
+    from credit_scoring.pipeline import model_card
+
+    y, proba, groups = _decisions()
+    thin = audit_attribute(y[:40], proba[:40], 0.5, groups[:40], seed=0)
+    assert "auc_gap" not in thin
+    rng = np.random.default_rng(0)
+    booster = lgb.train(
+        {"objective": "binary", "verbose": -1},
+        lgb.Dataset(rng.normal(size=(50, 2)), rng.random(50) < 0.3),
+        2,
+    )
+    scorer = Scorer(
+        LightGBMModel(booster),
+        0.3,
+        schema,
+        metadata={
+            "metrics": dict.fromkeys(("cv_roc_auc", "test_brier", "test_cost_per_client"), 0.5),
+            "fairness": {"attributes": {"CODE_GENDER": thin}},
+        },
+    )
+    markdown, _ = model_card.render(scorer)
+    assert "AUC gap n/a (fewer than two groups" in markdown
