@@ -567,8 +567,12 @@ def log_review(evaluation: Evaluation, suggested: dict[str, str]) -> None:
 
 
 def suggest_monotone(part: Split, schema: InputSchema, clock: Clock) -> dict[str, str]:
-    """Directions the training rows show clearly for numeric and ordinal fields."""
-    columns = [f.name for f in schema.fields if f.kind == "numeric" or f.ordinal]
+    """Directions the training rows show clearly for the numeric and ordinal model inputs
+    (a protected field is no input, so no direction is suggested for it)."""
+    inputs = set(part.x_train.columns)
+    columns = [
+        f.name for f in schema.fields if (f.kind == "numeric" or f.ordinal) and f.name in inputs
+    ]
     suggested = monotone_directions(part.x_train, part.y_train.to_numpy(), columns)
     clock.step(
         "monotone directions the data suggests (not applied; declare them to use them): %s",
