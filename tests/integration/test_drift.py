@@ -100,7 +100,9 @@ def test_shifted_traffic_drifts_on_the_shifted_fields(reports):
     drifted, tested = set(summary["drifted_fields"]), set(summary["tested_fields"])
     # The model's most important inputs include the external scores, age and amounts.
     assert len(tested & SHIFTED_FIELDS) >= 4, tested
-    assert drifted - {"probability"} <= SHIFTED_FIELDS, summary["psi"]
+    # At most one unshifted field crosses its threshold by chance (~20 fields tested on a
+    # few hundred requests); the shifted ones are what drifts.
+    assert len(drifted - {"probability"} - SHIFTED_FIELDS) <= 1, summary["psi"]
     assert {"EXT_SOURCE_2", "EXT_SOURCE_3", "AMT_CREDIT"} & tested <= drifted, summary["psi"]
     assert "probability" in drifted  # lower scores, younger, larger loans: riskier applicants
 

@@ -170,7 +170,10 @@ class Load:
 def promote_again(served: Served) -> str:
     """Promote the champion once more into the server's own store: a new `:latest`."""
     subprocess.run(
-        [sys.executable, CLI, "promote"], env=served.env, check=True, capture_output=True
+        [sys.executable, CLI, "promote", "--justification", "fault tests", "--reviewer", "tests"],
+        env=served.env,
+        check=True,
+        capture_output=True,
     )
     folder = Path(served.env["BENTOML_HOME"], "models", "credit_scoring")
     return "credit_scoring:" + (folder / "latest").read_text().strip()

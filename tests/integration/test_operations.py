@@ -63,7 +63,7 @@ def test_every_scored_applicant_is_logged(pipeline, service_url):
     assert new["client_id"].tolist() == [r["SK_ID_CURR"] for r in rows]
     assert new["probability"].tolist() == pytest.approx([a["probability"] for a in answers])
     assert new["decision"].tolist() == [a["decision"] for a in answers]
-    assert new["top_features"].tolist() == [a["top_features"] for a in answers]
+    assert new["reasons"].tolist() == [a["reasons"] for a in answers]
     assert new["request_id"].nunique() == 1 and new["request_id"].notna().all()
     assert new["bundle_digest"].str.fullmatch("[0-9a-f]{64}").all()
     # The raw fields are kept as sent, so the drift report sees what production saw.
