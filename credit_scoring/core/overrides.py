@@ -36,7 +36,11 @@ CREATE TABLE IF NOT EXISTS overrides (
 
 
 class OverrideRefused(ValueError):
-    """An override that cannot be recorded: no model answer to override, or the same one."""
+    """An override that cannot be recorded: it repeats the model's own decision."""
+
+
+class NoModelAnswer(OverrideRefused):
+    """An override of an applicant the service never scored: nothing to override."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,7 @@ class OverrideLog:
         """Append an override of ``answer`` (the model's); refuse one with nothing to
         override."""
         if answer is None:
-            raise OverrideRefused(
+            raise NoModelAnswer(
                 f"applicant {client_id!r} has no logged model answer: score the application "
                 "before recording an override"
             )

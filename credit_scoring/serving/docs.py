@@ -138,9 +138,9 @@ STATUS_MODELS: dict[int, tuple[str, type[BaseModel]]] = {
 }
 UNAUTHORIZED = (401, "Missing or wrong bearer token", ErrorMessage)
 REPLACED_COMPONENTS = ("InvalidArgument", "NotFound")  # BentoML's, wrong for this service
-# Endpoints whose valid input can still be refused with a message (an override of an
-# applicant never scored): their 400 is either body.
-REFUSED_AS_MESSAGE = ("/override",)
+# A valid override can contradict the record: its 409 (an applicant never scored is a 404).
+OVERRIDES = ("/override",)
+CONFLICT = ("The override repeats the model's own decision", ErrorMessage)
 
 
 def amend_spec(spec: dict[str, Any], api_key: bool, metrics_token: bool) -> dict[str, Any]:
@@ -166,19 +166,11 @@ def amend_spec(spec: dict[str, Any], api_key: bool, metrics_token: bool) -> dict
             )
             answers = STATUS_MODELS | ({401: UNAUTHORIZED[1:]} if api_key else {})
             operation["responses"].update(_responses(answers))
-            if path in REFUSED_AS_MESSAGE:
-                operation["responses"]["400"] = _either_400()
+            if path in OVERRIDES:
+                operation["responses"].update(_responses({409: CONFLICT}))
         elif path == "/metrics" and metrics_token and "get" in item:
             item["get"]["responses"].update(_responses({401: UNAUTHORIZED[1:]}))
     return spec
-
-
-def _either_400() -> dict[str, Any]:
-    refs = [{"$ref": REF.format(model=m.__name__)} for m in (BadRequest, ErrorMessage)]
-    return {
-        "description": "Invalid input (every bad field), or a valid one refused, said why",
-        "content": {"application/json": {"schema": {"anyOf": refs}}},
-    }
 
 
 def _responses(answers: Mapping[int, tuple[str, type[BaseModel]]]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ import logging
 import os
 import time
 from dataclasses import asdict, replace
+from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -33,7 +34,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
-from credit_scoring.core.overrides import OverrideLog, OverrideRefused, model_answer
+from credit_scoring.core.overrides import NoModelAnswer, OverrideLog, OverrideRefused, model_answer
 from credit_scoring.core.parquet import read_parquet
 from credit_scoring.core.profile import get_profile
 from credit_scoring.core.request_log import LoggedDecision
@@ -414,8 +415,10 @@ class CreditScoring:
                 officer,
                 model_answer(SETTINGS.core.request_log, applicant_id),
             )
+        except NoModelAnswer as error:
+            raise bentoml.exceptions.NotFound(str(error)) from error
         except OverrideRefused as error:
-            raise bentoml.exceptions.InvalidArgument(str(error)) from error
+            raise Conflict(str(error)) from error
         _log_event("override_recorded", override_id=record.override_id, decision=decision)
         return Override(
             override_id=record.override_id,
@@ -493,6 +496,12 @@ def _model_card(request: Request) -> Response:
 def _sinks(applications: list[Application]) -> list[record.Pending | None]:
     """Where each application's decision waits: the pending list of the request it came in."""
     return [record.pending_of(a) for a in applications]
+
+
+class Conflict(bentoml.exceptions.BentoMLException):
+    """A valid request that contradicts the record (an override repeating the model): 409."""
+
+    error_code = HTTPStatus.CONFLICT
 
 
 def _log_event(event: str, **fields: object) -> None:

@@ -99,11 +99,11 @@ def test_an_override_is_stored_beside_the_log_and_counted(pipeline, service_url,
         "refused",
         "granted",
     )
-    # Overriding with the model's own decision, or an applicant never scored: 400, said why.
+    # Overriding with the model's own decision (409), or an applicant never scored (404).
     same = post(service_url, "override", {**body, "decision": "refused"})
-    assert same.status_code == 400 and "already 'refused'" in same.text
+    assert same.status_code == 409 and "already 'refused'" in same.text
     unknown = post(service_url, "override", {**body, "applicant_id": 987_654_321})
-    assert unknown.status_code == 400 and "no logged model answer" in unknown.text
+    assert unknown.status_code == 404 and "no logged model answer" in unknown.text
     blank = post(service_url, "override", {**body, "reason": "  ", "officer": ""})
     assert blank.status_code == 400
     assert {d["loc"][-1] for d in blank.json()["detail"]} == {"reason", "officer"}
