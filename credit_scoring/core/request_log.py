@@ -164,19 +164,6 @@ class RequestLog:
             )
         return len(rows)
 
-    def writable(self) -> bool:
-        """Whether a row could be written now: the file is still there and the write lock can
-        be taken within a second (for readiness)."""
-        if not self.path.is_file():
-            return False
-        try:
-            with self._lock, closing(sqlite3.connect(self.path, timeout=1)) as probe:
-                probe.execute("BEGIN IMMEDIATE")
-                probe.execute("ROLLBACK")
-        except sqlite3.Error:
-            return False
-        return True
-
     def close(self) -> None:
         self._db.close()
 
