@@ -54,6 +54,7 @@ CREATE INDEX IF NOT EXISTS {TABLE}_logged_at ON {TABLE} (logged_at);
 FILE_MODE, FOLDER_MODE = 0o600, 0o700
 MIN_RETENTION_MONTHS = 6  # EU AI Act Art. 26(6): deployers keep logs at least six months
 READ_COLUMNS = ["seq", "logged_at", "request_id", "endpoint", "model_version", "client_id"]
+CHALLENGER_ANSWER = ("probability", "decision", "points", "band")  # what a shadow row keeps
 
 
 class RecordError(ValueError):
@@ -72,6 +73,10 @@ class LoggedDecision:
     applicant_id: int | str | None  # as sent: "007" stays "007"
     inputs: dict[str, Any]  # the fields sent (missing ones omitted), histories included
     answer: dict[str, Any]  # what was answered: probability, decision, reasons...
+    # The shadow model's result on the same applicant, never answered: {"model_version",
+    # "bundle_digest", "answer": {"probability", "decision", "points", "band"}} or, when it
+    # failed, {"model_version", "error"}. None when no challenger is served.
+    challenger: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -179,6 +184,18 @@ def _content(decision: LoggedDecision, seq: int, logged_at: float, inputs_digest
         "threshold": decision.threshold,
         "answer": decision.answer,
         "inputs_digest": inputs_digest,
+    } | ({"challenger": decision.challenger} if decision.challenger is not None else {})
+
+
+def _challenger_columns(challenger: dict[str, Any] | None) -> dict[str, Any]:
+    """The shadow result as flat ``challenger_*`` columns (empty without a challenger)."""
+    if challenger is None:
+        return {}
+    answer = challenger.get("answer", {})
+    return {
+        "challenger_model_version": challenger.get("model_version"),
+        "challenger_error": challenger.get("error"),
+        **{f"challenger_{key}": answer.get(key) for key in CHALLENGER_ANSWER},
     }
 
 
@@ -192,7 +209,8 @@ def _open_existing(path: Path, read_only: bool = True) -> sqlite3.Connection:
 
 def read_log(path: Path) -> pd.DataFrame:
     """The rows that still hold their inputs (erased and expired rows carry none), in order:
-    the record's columns, the answer's, and one column per raw application field."""
+    the record's columns, the answer's, the challenger's (``challenger_*``, where one was
+    served) and one column per raw application field."""
     with closing(_open_existing(path)) as db:
         rows = db.execute(
             f"SELECT content, applicant FROM {TABLE} WHERE applicant IS NOT NULL ORDER BY seq"
@@ -201,7 +219,8 @@ def read_log(path: Path) -> pd.DataFrame:
     for content, applicant in rows:
         decision, person = json.loads(content), json.loads(applicant)
         del decision["inputs_digest"]
-        records.append({**decision, "client_id": person["id"], **decision.pop("answer")})
+        shadow = _challenger_columns(decision.pop("challenger", None))
+        records.append({**decision, "client_id": person["id"], **decision.pop("answer"), **shadow})
         inputs.append(person["inputs"])
     log = pd.DataFrame(records) if records else pd.DataFrame(columns=READ_COLUMNS)
     log["logged_at"] = pd.to_datetime(log["logged_at"], unit="s", utc=True)

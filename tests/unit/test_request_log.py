@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import stat
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -57,6 +58,26 @@ def test_ids_inputs_and_answers_come_back_as_sent(path):
         "granted",
     )
     assert verify(path).rows == 5
+
+
+def test_a_shadow_result_is_chained_with_its_row_and_read_back_as_columns(tmp_path):
+    path = tmp_path / "requests.sqlite"
+    shadow = {"probability": 0.3, "decision": "refused", "points": 540.0, "band": "D"}
+    record = RequestLog(path)
+    record.append(
+        [
+            replace(decision(1), challenger={"model_version": "c:2", "answer": shadow}),
+            replace(decision(2), challenger={"model_version": "c:2", "error": "ValueError"}),
+            decision(3),
+        ]
+    )
+    record.close()
+    logged = read_log(path)
+    assert logged["challenger_decision"].tolist()[:2] == ["refused", None]
+    assert logged["challenger_error"].tolist()[:2] == [None, "ValueError"]
+    assert logged["challenger_probability"].iloc[0] == 0.3
+    assert pd.isna(logged["challenger_model_version"].iloc[2])  # no shadow for that one
+    assert verify(path).rows == 3
 
 
 def test_the_record_and_its_folder_are_owner_only(tmp_path):
