@@ -1,7 +1,8 @@
-"""credit-scoring: one command line for every stage (generate, train, promote, serve, drift,
-overrides, verify, erase, retention, ui, load-test, example-tables). It parses options and
-calls the parts; a known failure (bad data, no champion, unknown run, missing or bad model,
-a broken decision record) prints one ``error: ...`` line and exits with status 1.
+"""credit-scoring: one command line for every stage (generate, train, promote, switch,
+rollback, serve, drift, overrides, verify, erase, retention, ui, load-test, example-tables).
+It parses options and calls the parts; a known failure (bad data, no champion, unknown run,
+missing or bad model, a broken decision record) prints one ``error: ...`` line and exits with
+status 1.
 
 Paths resolve from the home folder: ``--home``, else ``CREDIT_HOME``, else the working
 directory (never the package's folder). ``ui`` and ``load-test`` are tools of the repository,
@@ -29,6 +30,7 @@ PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 SERVICE = "credit_scoring.serving.service:CreditScoring"
 if TYPE_CHECKING:
     from credit_scoring.core.points import PointsScale
+    from credit_scoring.pipeline.registry import Move
 
 
 def _known_errors() -> tuple[type[Exception], ...]:
@@ -229,24 +231,86 @@ def promote(
         None, help="Promote although the fairness gate refuses: why (recorded with the model)"
     ),
     reviewer: str = typer.Option(None, help="With --justification: who decided (recorded)"),
+    challenger: bool = typer.Option(
+        False,
+        "--challenger",
+        help="Import as the challenger (scored in shadow beside the champion): the run given, "
+        "else the newest version that is not the champion; sets the `challenger` alias",
+    ),
 ) -> None:
     """Import a dataset's champion (or the run given) into the BentoML model store, as
-    CREDIT_MODEL_NAME (what `serve` serves)."""
+    CREDIT_MODEL_NAME (what `serve` serves); with --challenger, as its challenger."""
     if dataset and run_id:
         raise typer.BadParameter("give --dataset or --run-id, not both")
     with _errors_in_one_line():
         from credit_scoring.pipeline.fairness import GateBounds
-        from credit_scoring.pipeline.promote import Override, champion_of
+        from credit_scoring.pipeline.promote import Override, champion_of, promote_challenger
         from credit_scoring.pipeline.promote import promote as copy
         from credit_scoring.pipeline.settings import PipelineSettings
 
         settings = PipelineSettings()
         override = Override.given(justification, reviewer)
+        if challenger:
+            bounds = GateBounds(min_air, max_auc_gap)
+            stored, version = promote_challenger(settings, dataset, run_id, bounds, override)
+            logging.getLogger("promote").info(
+                "promoted registry version %s as challenger, BentoML model %s (served in "
+                "shadow from the next server start)",
+                version,
+                stored.tag,
+            )
+            return
         chosen = run_id or champion_of(settings, dataset)
         model = copy(settings, chosen, GateBounds(min_air, max_auc_gap), override)
         logging.getLogger("promote").info(
             "promoted MLflow run %s as BentoML model %s", chosen, model.tag
         )
+
+
+REVIEWER_OPTION = typer.Option(..., help="Who decides the change (recorded in the registry)")
+WHY_OPTION = typer.Option(..., help="Why, in the reviewer's words (recorded in the registry)")
+DATASET_OPTION = typer.Option(
+    None, help="The dataset's registered model [default: the one with the newest version]"
+)
+
+
+@app.command()
+def switch(
+    reviewer: str = REVIEWER_OPTION, why: str = WHY_OPTION, dataset: str = DATASET_OPTION
+) -> None:
+    """Make the challenger the champion (registry aliases and BentoML store), recording who
+    and why on its registry version; the challenger is removed. Served from the next start."""
+    with _errors_in_one_line():
+        from credit_scoring.pipeline.promote import switch as make_champion
+        from credit_scoring.pipeline.settings import PipelineSettings
+
+        move, stored = make_champion(PipelineSettings(), reviewer, why, dataset)
+        _moved("switched", move, str(stored.tag))
+
+
+@app.command()
+def rollback(
+    reviewer: str = REVIEWER_OPTION, why: str = WHY_OPTION, dataset: str = DATASET_OPTION
+) -> None:
+    """Return to the previous champion (registry alias and BentoML store), recording who and
+    why on the version left. Served from the next start."""
+    with _errors_in_one_line():
+        from credit_scoring.pipeline.promote import rollback as restore
+        from credit_scoring.pipeline.settings import PipelineSettings
+
+        move, stored = restore(PipelineSettings(), reviewer, why, dataset)
+        _moved("rolled back", move, str(stored.tag))
+
+
+def _moved(what: str, move: Move, tag: str) -> None:
+    logging.getLogger("promote").info(
+        "%s %s: champion version %s -> %s, BentoML model %s (restart the server to serve it)",
+        what,
+        move.model,
+        move.previous,
+        move.champion,
+        tag,
+    )
 
 
 def _curl_example(url: str, tag: str) -> str:

@@ -57,6 +57,12 @@ class CoreSettings(BaseSettings):
         return defaults | {k: v for k, v in values.items() if v is not None} | {"home": home}
 
     @property
+    def challenger_name(self) -> str:
+        """The challenger's name in the BentoML store: the model the service scores in shadow
+        beside ``model_name`` (``promote --challenger`` writes it, ``switch`` empties it)."""
+        return f"{self.model_name}_challenger"
+
+    @property
     def source_dir(self) -> Path:
         """Real Kaggle CSV files, when a user provides them."""
         return self.data_dir / "source"
