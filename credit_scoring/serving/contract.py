@@ -114,6 +114,18 @@ class ErrorMessage(BaseModel):
     error: str
 
 
+class ChallengerInfo(BaseModel):
+    model_tag: str = Field(description="BentoML model name:version of the challenger")
+    family: str | None = Field(description="Its model family (None: its bundle is unusable)")
+    threshold: float | None
+    mlflow_run_id: str | None
+    bundle_digest: str | None = Field(description="SHA-256 of its bundle's digests manifest")
+    shadow_share: float = Field(description="Share of applicants it also scores (by id hash)")
+    error: str | None = Field(
+        description="Why it cannot score (its bundle failed its check or load); None when it can"
+    )
+
+
 class ModelInfo(BaseModel):
     model_tag: str = Field(description="BentoML model name:version")
     mlflow_run_id: str | None
@@ -148,6 +160,11 @@ class ModelInfo(BaseModel):
     unseen: str = Field(
         description="A category unseen in training: 'missing' (scored as missing, with a "
         "warning) or 'reject' (400)"
+    )
+    challenger: ChallengerInfo | None = Field(
+        None,
+        description="The model scored in shadow beside this one (answers never come from "
+        "it; its results go to the decision record); null when none is served",
     )
 
 

@@ -12,6 +12,10 @@ the concrete tag as ``CREDIT_MODEL_TAG``; every worker, a restarted one too, inh
 promote while serving changes nothing until the next start. The bundle's digests are checked
 and the request log opened in the arbiter too, so a tampered model or an unwritable log stops
 the start with one clear error instead of workers restarting in a loop.
+
+The challenger, when one is promoted, is pinned the same way (``CREDIT_CHALLENGER_TAG``, or
+``CREDIT_SHADOW=off`` when there is none) and scored in shadow on every batch
+(``serving.shadow``): the (champion, challenger) pair is fixed for the life of a server.
 """
 
 from __future__ import annotations
@@ -50,10 +54,15 @@ from credit_scoring.core.scorer import (
     verify_digests,
 )
 from credit_scoring.core.scorer import Explanation as ScorerExplanation
-from credit_scoring.serving import bentoml_fixes, error_log, record
+from credit_scoring.serving import bentoml_fixes, error_log, record, shadow
 from credit_scoring.serving.auth import BearerTokenMiddleware, metrics_path
 from credit_scoring.serving.batch import Batch, to_batch
-from credit_scoring.serving.contract import ModelInfo, override_model, response_models
+from credit_scoring.serving.contract import (
+    ChallengerInfo,
+    ModelInfo,
+    override_model,
+    response_models,
+)
 from credit_scoring.serving.docs import DocsMiddleware, amend_spec, typical_application
 from credit_scoring.serving.guards import BodySizeLimitMiddleware, JsonContentTypeMiddleware
 from credit_scoring.serving.readiness import RequestLogProbe, checked_folder
@@ -61,6 +70,8 @@ from credit_scoring.serving.settings import ServingSettings
 
 SETTINGS = ServingSettings()
 MODEL_TAG_ENV = "CREDIT_MODEL_TAG"  # the concrete tag the arbiter resolved, for its workers
+CHALLENGER_TAG_ENV = "CREDIT_CHALLENGER_TAG"  # the same for the challenger scored in shadow
+SHADOW_ENV = "CREDIT_SHADOW"  # "off" for the workers of an arbiter that found no challenger
 ARBITER_PID_ENV = "CREDIT_ARBITER_PID"  # so that a worker can die with its arbiter
 MAX_ROWS_PER_REQUEST = 1000
 MAX_BODY_BYTES = 4 * 1024 * 1024  # 1000 full applications are ~3 MB of JSON
@@ -89,6 +100,25 @@ def _pinned_model() -> bentoml.models.BentoModel:
     return bentoml.models.BentoModel(tag)
 
 
+def _pinned_challenger() -> str | None:
+    """The challenger this server scores in shadow, pinned like the model:
+    ``CREDIT_CHALLENGER_TAG`` when set, else the newest ``<CREDIT_MODEL_NAME>_challenger``; None
+    with ``CREDIT_SHADOW=off`` or when none is promoted (then the workers are told so, rather
+    than left to look again)."""
+    if not SETTINGS.shadow:
+        return None
+    wanted = SETTINGS.challenger_tag or f"{SETTINGS.core.challenger_name}:latest"
+    try:
+        tag = str(bentoml.models.get(wanted).tag)
+    except bentoml.exceptions.NotFound:
+        if SETTINGS.challenger_tag:  # named but gone: recorded as an error on every row
+            return wanted
+        os.environ[SHADOW_ENV] = "off"
+        return None
+    os.environ[CHALLENGER_TAG_ENV] = tag
+    return tag
+
+
 def _bind_to_arbiter() -> None:
     """In the arbiter, publish its pid; in a worker, die when the arbiter does."""
     if bentoml.server_context.worker_index is None:
@@ -98,6 +128,7 @@ def _bind_to_arbiter() -> None:
 
 
 MODEL = _pinned_model()
+CHALLENGER_TAG = _pinned_challenger()
 # The runtime image, declared once. distro="custom" skips BentoML's apt step (build-essential,
 # git): every served package installs from a binary wheel, so no compiler ships in the image.
 # LightGBM's one system library is the OpenMP runtime, which slim bases lack. deploy/image.py
@@ -152,6 +183,8 @@ def _example() -> list[dict]:
 
 MODEL_DIR = Path(MODEL.stored.path)
 BUNDLE_DIGEST = verify_digests(MODEL_DIR)  # refuses a changed file, naming it
+# The challenger's digests too; a bad one is logged here and recorded per row, never fatal.
+CHALLENGER_CHECK = shadow.Check.of(CHALLENGER_TAG) if CHALLENGER_TAG else None
 checked_folder(SETTINGS.core.request_log)
 SCHEMA = _stored_schema()
 OverrideReason = Annotated[
@@ -211,6 +244,11 @@ class CreditScoring:
         self.log_probe = RequestLogProbe(SETTINGS.core.request_log)
         self.not_ready_because: str | None = None
         self.importance = self.scorer.global_importance()
+        self.challenger = (
+            None
+            if CHALLENGER_CHECK is None
+            else shadow.Challenger(CHALLENGER_CHECK, SETTINGS.shadow_share)
+        )
         # The granted applicants' medians, computed once here rather than by the first refusal.
         _ = self.scorer.reference_values
         self.ready = self._warm_up()
@@ -223,6 +261,7 @@ class CreditScoring:
             request_log=str(SETTINGS.core.request_log),
             auth="api key required" if SETTINGS.api_key else "OPEN: no CREDIT_API_KEY set",
             batching=SETTINGS.batching,
+            challenger=None if self.challenger is None else self.challenger.info(),
             **bentoml_fixes.status(),
         )
 
@@ -248,7 +287,12 @@ class CreditScoring:
         return True
 
     def _answer(
-        self, batch: Batch, endpoint: str, reasons: bool, sinks: list[record.Pending | None]
+        self,
+        batch: Batch,
+        endpoint: str,
+        reasons: bool,
+        sinks: list[record.Pending | None],
+        subset: shadow.Subset,
     ) -> list[Prediction]:
         started = time.perf_counter()
         ids = batch.ids
@@ -274,8 +318,15 @@ class CreditScoring:
             for i in range(len(batch))
         ]
         recorded = [a.model_dump(mode="json", exclude={SCHEMA.id_column}) for a in answers]
-        self._record(endpoint, batch, recorded, sinks, probability, decisions, started)
+        challengers = self._shadow(batch, subset, endpoint)
+        self._record(endpoint, batch, recorded, sinks, probability, decisions, challengers, started)
         return answers
+
+    def _shadow(self, batch: Batch, subset: shadow.Subset, endpoint: str) -> list[dict | None]:
+        """The challenger's result per applicant (None: no challenger, or not sampled)."""
+        if self.challenger is None:
+            return [None] * len(batch)
+        return self.challenger.shadow(batch, subset, endpoint)
 
     def _reasons(self, explanation: ScorerExplanation, row: int) -> list[dict]:
         return [asdict(reason) for reason in self.scorer.reasons(explanation, row)]
@@ -288,6 +339,7 @@ class CreditScoring:
         sinks: list[record.Pending | None],
         probability: np.ndarray,
         decisions: list[Decision],
+        challengers: list[dict | None],
         started: float,
     ) -> None:
         """Each applicant's decision to its request's pending list (written once that request
@@ -303,6 +355,7 @@ class CreditScoring:
                 batch.ids[i],
                 batch.logged[i],
                 answers[i],
+                challengers[i],
             )
             (direct if sink is None else sink).append(row)
         if direct:
@@ -327,7 +380,7 @@ class CreditScoring:
         if not applications:
             return []
         batch, sinks = to_batch(applications, SCHEMA), _sinks(applications)
-        return self._answer(batch, "score", reasons=False, sinks=sinks)
+        return self._answer(batch, "score", False, sinks, _part_of(applications))
 
     @bentoml.api(**BATCHING)
     def predict(self, applications: Applications) -> list[Prediction]:
@@ -335,17 +388,22 @@ class CreditScoring:
         if not applications:
             return []
         batch, sinks = to_batch(applications, SCHEMA), _sinks(applications)
-        return self._answer(batch, "predict", reasons=True, sinks=sinks)
+        return self._answer(batch, "predict", True, sinks, _part_of(applications))
 
     @bentoml.api(**BATCHING)
     def explain(self, applications: Applications) -> list[Explanation]:
         """Every feature's SHAP contribution (log-odds) and the base value, per applicant."""
         if not applications:
             return []
-        return self._explanations(to_batch(applications, SCHEMA), "explain", _sinks(applications))
+        batch = to_batch(applications, SCHEMA)
+        return self._explanations(batch, "explain", _sinks(applications), _part_of(applications))
 
     def _explanations(
-        self, batch: Batch, endpoint: str, sinks: list[record.Pending | None]
+        self,
+        batch: Batch,
+        endpoint: str,
+        sinks: list[record.Pending | None],
+        subset: shadow.Subset,
     ) -> list[Explanation]:
         started = time.perf_counter()
         explanation = self.scorer.explain(batch.applications, batch.histories)
@@ -369,7 +427,9 @@ class CreditScoring:
             }
             for i, a in enumerate(answers)
         ]
-        self._record(endpoint, batch, recorded, sinks, explanation.probability, decisions, started)
+        challengers = self._shadow(batch, subset, endpoint)
+        probability = explanation.probability
+        self._record(endpoint, batch, recorded, sinks, probability, decisions, challengers, started)
         return answers
 
     @bentoml.api
@@ -378,14 +438,18 @@ class CreditScoring:
         column."""
         batch = self._reference_batch(client_ids)
         sinks = [record.pending()] * len(batch)  # unbatched: this thread runs in its request
-        return self._answer(batch, "predict_client", reasons=True, sinks=sinks)
+        return self._answer(batch, "predict_client", True, sinks, self._clients_part(client_ids))
 
     @bentoml.api
     def explain_client(self, client_ids: ClientIds) -> list[Explanation]:
         """Every feature's contribution for clients of the reference sample, by the dataset's
         id column."""
         batch = self._reference_batch(client_ids)
-        return self._explanations(batch, "explain_client", [record.pending()] * len(batch))
+        sinks = [record.pending()] * len(batch)
+        return self._explanations(batch, "explain_client", sinks, self._clients_part(client_ids))
+
+    def _clients_part(self, client_ids: list[int | str]) -> shadow.Subset:
+        return lambda keep: self._reference_batch([client_ids[i] for i in keep])
 
     def _reference_batch(self, client_ids: list[int | str]) -> Batch:
         try:
@@ -459,6 +523,9 @@ class CreditScoring:
             unseen=SCHEMA.unseen,
             family=self.scorer.model.family,
             families=meta.get("families", {}),
+            challenger=None
+            if self.challenger is None
+            else ChallengerInfo(**self.challenger.info()),
         )
 
 
@@ -491,6 +558,11 @@ def _model_card(request: Request) -> Response:
         )
     text = path.read_text("utf-8")
     return PlainTextResponse(text, media_type="text/markdown") if markdown else HTMLResponse(text)
+
+
+def _part_of(applications: list[Application]) -> shadow.Subset:
+    """Rebuilds the batch of some of these applications (the challenger's sample)."""
+    return lambda keep: to_batch([applications[i] for i in keep], SCHEMA)
 
 
 def _sinks(applications: list[Application]) -> list[record.Pending | None]:

@@ -18,6 +18,12 @@ class ServingSettings(BaseSettings):
     core: CoreSettings = Field(default_factory=CoreSettings)
     # The model version served; set by the arbiter for its workers (one model per server).
     model_tag: str | None = None
+    # The challenger scored in shadow (default: the newest <model name>_challenger, if any);
+    # set by the arbiter for its workers, like model_tag. CREDIT_SHADOW=off serves none.
+    challenger_tag: str | None = None
+    shadow: bool = True
+    # Share of applicants (by a hash of their id) the challenger also scores: bounds its cost.
+    shadow_share: float = Field(1.0, ge=0, le=1)
     api_key: str | None = None  # bearer token the service requires; None = open service
     # bearer token /metrics requires (a scraper's, not the API key); None = /metrics open
     metrics_token: str | None = None
