@@ -23,11 +23,11 @@ SEARCH = $(if $(FAMILIES),--families $(FAMILIES)) $(if $(TIMEOUT),--timeout $(TI
 FULL_ROWS ?= 307511
 FULL_TRIALS ?= 4
 
-.PHONY: help install data train train-full promote serve run test fuzz lint format lock build clean bench-features bench-serving bench-families
+.PHONY: help install data train train-full promote promote-challenger switch rollback serve run test fuzz lint format lock build clean bench-features bench-serving bench-families
 
 help:  ## list the targets and the variables they read
 	@echo "targets:"
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-19s %s\n", $$1, $$2}'
 	@echo "variables (make TARGET NAME=value):"
 	@grep -E '^# var [A-Z_]+ ' $(MAKEFILE_LIST) | sed 's/^# var /  /' | awk '{n=$$1; $$1=""; printf "  %-15s%s\n", n, $$0}'
 
@@ -44,7 +44,9 @@ help:  ## list the targets and the variables they read
 # var SCHEMA_OVERRIDE with DATA: YAML/JSON file excluding columns or setting kinds, bounds
 # var DATASET         promote: the dataset whose champion to import (default: the newest trained)
 # var JUSTIFICATION   promote: why a model the fairness gate refuses is promoted anyway (with REVIEWER)
-# var REVIEWER        promote: who decided the override (recorded with the model and in its card)
+# var REVIEWER        promote: who decided the override; switch / rollback: who decides (recorded)
+# var RUN_ID          promote-challenger: the MLflow run to import (default: newest non-champion version)
+# var WHY             switch / rollback: why, in the reviewer's words (recorded in the registry)
 # var FN_COST         cost of granting a loan to a defaulter (10)
 # var FP_COST         cost of refusing a client who would repay (1)
 # var PORT            port of serve / run (3000)
@@ -93,6 +95,16 @@ bench-serving: install  ## serving req/s, p50/p99 per variant and vs MLServer, w
 promote: install  ## import the MLflow champion into the BentoML model store
 	$(CLI) promote $(if $(DATASET),--dataset $(DATASET)) \
 	  $(if $(JUSTIFICATION),--justification "$(JUSTIFICATION)" --reviewer "$(REVIEWER)")
+
+promote-challenger: install  ## import a version as the challenger (same gate), scored in shadow
+	$(CLI) promote --challenger $(if $(RUN_ID),--run-id $(RUN_ID),$(if $(DATASET),--dataset $(DATASET))) \
+	  $(if $(JUSTIFICATION),--justification "$(JUSTIFICATION)" --reviewer "$(REVIEWER)")
+
+switch: install  ## make the challenger the champion (REVIEWER, WHY recorded); restart to serve it
+	$(CLI) switch --reviewer "$(REVIEWER)" --why "$(WHY)" $(if $(DATASET),--dataset $(DATASET))
+
+rollback: install  ## return to the previous champion (REVIEWER, WHY recorded); restart to serve it
+	$(CLI) rollback --reviewer "$(REVIEWER)" --why "$(WHY)" $(if $(DATASET),--dataset $(DATASET))
 
 serve: install  ## serve the promoted model on http://127.0.0.1:$(PORT), saying what to open next
 	$(CLI) serve --host 127.0.0.1 --port $(PORT)

@@ -1,11 +1,12 @@
 """Serving throughput and latency, every variant against the same promoted model in one run.
 
 For 1, 16 and 64 keep-alive clients (wrk, a separate process, on 127.0.0.1): score (no reason
-codes), predict (reason codes) and explain, batched and unbatched, one and two workers; the raw
-model in process as the limit; optionally MLServer with its LightGBM runtime and adaptive
-batching serving the same model file (installed in its own virtual environment, skipped with
---without-mlserver). Prints a
-Markdown table and the ratios the service is held to.
+codes), predict (reason codes) and explain, batched and unbatched, one and two workers; score
+and predict with a shadow challenger (the served model itself, so a challenger as costly as
+the champion) against the same without; the raw model in process as the limit; optionally
+MLServer with its LightGBM runtime and adaptive batching serving the same model file
+(installed in its own virtual environment, skipped with --without-mlserver). Prints a Markdown
+table and the ratios the service is held to.
 """
 
 from __future__ import annotations
@@ -103,9 +104,12 @@ def wrk(
     return Result(name, clients, rps, latency("50"), latency("99"), errors, note)
 
 
-def bento(workdir: Path, workers: int, batching: bool) -> AbstractContextManager[Server]:
+def bento(
+    workdir: Path, workers: int, batching: bool, challenger: str | None = None
+) -> AbstractContextManager[Server]:
     """The promoted model served with these settings, on a free port, in its own BentoML home
-    (sharing the model store), logging to ``workdir``."""
+    (sharing the model store), logging to ``workdir``; ``challenger`` (a model tag) scored in
+    shadow, else none (whatever the store holds)."""
     port = free_port()
     home = workdir / f"bentoml-{port}"
     home.mkdir()
@@ -118,6 +122,7 @@ def bento(workdir: Path, workers: int, batching: bool) -> AbstractContextManager
         "CREDIT_BATCHING": "1" if batching else "0",
         "CREDIT_REQUEST_LOG": str(workdir / f"requests-{port}.sqlite"),
         "CREDIT_API_KEY": "",
+        **({"CREDIT_CHALLENGER_TAG": challenger} if challenger else {"CREDIT_SHADOW": "off"}),
     }
     return serve(port=port, env=env, log_file=workdir / f"serve-{port}.log", timeout_s=180)
 
@@ -252,13 +257,17 @@ def mlserver(
 
 
 SCORE, PREDICT = "score (predict, no reason codes)", "predict (with reason codes)"
-# (label, endpoint, workers, adaptive batching): the service's setting is 2 workers, batched.
+SHADOW = "with a shadow challenger"
+# (label, endpoint, workers, adaptive batching, shadow challenger): the service's setting is
+# 2 workers, batched.
 VARIANTS = [
-    (SCORE, "score", 2, True),
-    (SCORE, "score", 2, False),
-    (PREDICT, "predict", 2, True),
-    ("explain (every contribution)", "explain", 2, True),
-    (SCORE, "score", 1, True),
+    (SCORE, "score", 2, True, False),
+    (f"{SCORE} {SHADOW}", "score", 2, True, True),
+    (SCORE, "score", 2, False, False),
+    (PREDICT, "predict", 2, True, False),
+    (f"{PREDICT} {SHADOW}", "predict", 2, True, True),
+    ("explain (every contribution)", "explain", 2, True, False),
+    (SCORE, "score", 1, True, False),
 ]
 
 
@@ -278,6 +287,7 @@ def main(
     home = Path(os.environ.get("BENTOML_HOME", Path.home() / "bentoml"))
     folder = home / "models" / "credit_scoring"
     model_dir = folder / (folder / "latest").read_text().strip()
+    tag = f"credit_scoring:{model_dir.name}"  # also the shadow challenger: a model as costly
     scorer = Scorer.load(model_dir)
     if scorer.reference is None:
         raise RuntimeError(f"model {model_dir} was promoted without a reference sample")
@@ -292,9 +302,9 @@ def main(
                 for _, row in rows.iterrows()
             )
         )
-        for label, endpoint, workers, batching in VARIANTS:
+        for label, endpoint, workers, batching, shadow in VARIANTS:
             name = f"{label}, {'batched' if batching else 'unbatched'}, {workers} worker(s)"
-            with bento(workdir, workers, batching) as server:
+            with bento(workdir, workers, batching, tag if shadow else None) as server:
                 url, port = server.url, int(server.url.rsplit(":", 1)[1])
                 wrk(f"{url}/{endpoint}", bodies, 16, 2, "warm-up")
                 for c in levels:
@@ -357,6 +367,14 @@ def report(results: list[Result], scorer: Scorer) -> str:
             rps(served, top),
         ),
         "score batched / unbatched": (rps(served, top), rps(f"{SCORE}, unbatched, 2", top)),
+        "score with a shadow challenger / without (target >= 0.6)": (
+            rps(f"{SCORE} {SHADOW}, batched, 2", top),
+            rps(served, top),
+        ),
+        "predict with a shadow challenger / without (target >= 0.6)": (
+            rps(f"{PREDICT} {SHADOW}, batched, 2", top),
+            rps(f"{PREDICT}, batched, 2", top),
+        ),
         "explain / score": (rps("explain", top), rps(served, top)),
     }
     lines += ["", f"Ratios at {top} clients:"]
