@@ -279,6 +279,9 @@ def main(
         True, help="Measure MLServer too (installed once in build/mlserver-venv)"
     ),
     markdown: Path = typer.Option(None, help="Also write the table to this file"),
+    only: str = typer.Option(
+        None, help="Only the variants whose name starts with this, e.g. 'predict' (a re-run)"
+    ),
 ) -> None:
     """Run every variant against the promoted model and print the table and ratios."""
     if shutil.which("wrk") is None:
@@ -304,6 +307,8 @@ def main(
         )
         for label, endpoint, workers, batching, shadow in VARIANTS:
             name = f"{label}, {'batched' if batching else 'unbatched'}, {workers} worker(s)"
+            if only and not name.startswith(only):
+                continue
             with bento(workdir, workers, batching, tag if shadow else None) as server:
                 url, port = server.url, int(server.url.rsplit(":", 1)[1])
                 wrk(f"{url}/{endpoint}", bodies, 16, 2, "warm-up")
