@@ -149,6 +149,11 @@ class ModelInfo(BaseModel):
         description="A category unseen in training: 'missing' (scored as missing, with a "
         "warning) or 'reject' (400)"
     )
+    settings: dict[str, str | None] = Field(
+        default_factory=dict,
+        description="The server's effective settings by environment variable (CREDIT_WORKERS, "
+        "CREDIT_REQUEST_LOG, ...), as text; secrets only as 'set' or null",
+    )
 
 
 def response_models(

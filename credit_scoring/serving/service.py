@@ -459,6 +459,7 @@ class CreditScoring:
             unseen=SCHEMA.unseen,
             family=self.scorer.model.family,
             families=meta.get("families", {}),
+            settings=SETTINGS.reported(),
         )
 
 
