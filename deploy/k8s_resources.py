@@ -30,7 +30,7 @@ from deploy.smoke import known_applicants, load_model
 CGROUP = Path("/sys/fs/cgroup")
 MIB = 2**20
 
-app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
+app = typer.Typer(add_completion=False, help=__doc__)
 
 
 @dataclass(frozen=True)

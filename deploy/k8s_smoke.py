@@ -48,7 +48,7 @@ TOLERANCE = 1e-9  # same model, same features: the numbers should be identical
 # Finds the worker processes: BentoML starts each with this module on its command line.
 WORKER_MARK = "_bentoml_impl.worker"
 
-app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
+app = typer.Typer(add_completion=False, help=__doc__)
 
 
 @dataclass
