@@ -1,9 +1,10 @@
-"""``python -m credit_scoring.serving.probe /livez``: one HTTP probe of the local service, for
-exec probes (deploy/k8s). Exit 0 on a 200 within the timeout, else 1 with the cause.
+"""``python credit_scoring/serving/probe.py /livez``: one HTTP probe of the local service, for
+exec probes (deploy/k8s). Exit 0 on a 200 within the timeout, else 1 with the cause. Standard
+library only, so that it runs as a plain script from the Bento's source folder.
 
 Why an exec probe: the image has no curl, and Debian's podman 4.3 turns a probe's command into
 a shell line joined by spaces: an argument with spaces or parentheses (``python -c "..."``)
-breaks, a module name and a path do not. Kubernetes runs the same command as argv.
+breaks, a path does not. Kubernetes runs the same command as argv.
 """
 
 from __future__ import annotations
