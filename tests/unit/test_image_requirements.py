@@ -14,6 +14,7 @@ from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "credit_scoring"
+SERVING = "credit_scoring.serving."
 # What `bentoml serve` imports at start: the service, and the profiles found by name.
 ROOTS = ("credit_scoring.serving.service", "credit_scoring.profiles.home_credit")
 
@@ -26,11 +27,12 @@ def module_file(name: str) -> Path | None:
     return None
 
 
-def top_level_imports(path: Path) -> set[str]:
-    """Modules imported at import time: module-level statements, not in functions, not under
-    ``if TYPE_CHECKING``."""
+def imports(path: Path, nested: bool) -> set[str]:
+    """Modules imported at import time (module-level statements, not under ``if
+    TYPE_CHECKING``), and with ``nested`` also those imported inside functions."""
     found = set()
-    for node in ast.parse(path.read_text()).body:
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree) if nested else tree.body:
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -52,7 +54,9 @@ def imported_at_start() -> set[str]:
         path = module_file(name)
         if path is None:
             continue
-        for imported in top_level_imports(path):
+        # The service's own modules import some packages when it starts, inside functions
+        # (serving.bentoml_fixes: httptools); elsewhere those are lazy, for other tasks.
+        for imported in imports(path, nested=name.startswith(SERVING)):
             top = imported.split(".")[0]
             if top == PACKAGE:
                 todo.append(imported)
