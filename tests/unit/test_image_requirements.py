@@ -6,6 +6,7 @@ did: the pod never started)."""
 from __future__ import annotations
 
 import ast
+import importlib.util
 import sys
 from importlib.metadata import packages_distributions, requires
 from pathlib import Path
@@ -14,6 +15,7 @@ from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "credit_scoring"
+SERVING = "credit_scoring.serving."
 SERVING = "credit_scoring.serving."
 # What `bentoml serve` imports at start: the service, and the profiles found by name.
 ROOTS = ("credit_scoring.serving.service", "credit_scoring.profiles.home_credit")
@@ -27,7 +29,7 @@ def module_file(name: str) -> Path | None:
     return None
 
 
-def imports(path: Path, nested: bool) -> set[str]:
+def imports(path: Path, nested: bool = False) -> set[str]:
     """Modules imported at import time (module-level statements, not under ``if
     TYPE_CHECKING``), and with ``nested`` also those imported inside functions."""
     found = set()
@@ -62,7 +64,24 @@ def imported_at_start() -> set[str]:
                 todo.append(imported)
             elif top not in sys.stdlib_module_names and top != "__future__":
                 third_party.add(top)
+                if name.startswith(SERVING):
+                    third_party |= submodule_imports(imported)
     return third_party
+
+
+def submodule_imports(name: str) -> set[str]:
+    """Third-party top-level modules a package's submodule imports unconditionally: the
+    service picks some by name (uvicorn's httptools protocol needs httptools)."""
+    if "." not in name:
+        return set()
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ModuleNotFoundError, ValueError):  # a name imported from a module, not a module
+        return set()
+    if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+        return set()
+    tops = {m.split(".")[0] for m in imports(Path(spec.origin))}
+    return {m for m in tops if m not in sys.stdlib_module_names and m != "__future__"}
 
 
 def installed_closure(names: set[str]) -> set[str]:
