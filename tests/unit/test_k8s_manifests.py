@@ -71,7 +71,7 @@ def check_references(resources: dict[str, dict[str, Any]]) -> None:
     volumes = {v["name"] for v in pod_spec(resources)["volumes"]}
     assert {m["name"] for m in container["volumeMounts"]} <= volumes, "mount of an unknown volume"
     # The root filesystem is read-only: whatever the service writes must sit on a volume.
-    for setting in ("CREDIT_REQUEST_LOG", "BENTOML_HOME"):
+    for setting in ("CREDIT_REQUEST_LOG", "CREDIT_OVERRIDE_LOG", "BENTOML_HOME"):
         path = config["data"][setting]
         assert any(path.startswith(m + "/") for m in mounts), f"{setting} not on a volume"
 
