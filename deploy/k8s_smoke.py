@@ -269,6 +269,8 @@ def worker_pids(pod: Pod) -> list[int]:
     code = (
         "import os\n"
         "for p in filter(str.isdigit, os.listdir('/proc')):\n"
+        "    if int(p) == os.getpid():\n"
+        "        continue  # this script: its own code holds the mark\n"
         "    try:\n"
         "        c = open(f'/proc/{p}/cmdline', 'rb').read()\n"
         "    except OSError:\n"
