@@ -83,6 +83,10 @@ class Pod:
         """Run Python inside the container, as the container's user."""
         return self.exec("python", "-c", code)
 
+    def signal(self, pid: int, name: str) -> None:
+        """Send a signal to a process inside the container (no `kill` binary in the image)."""
+        self.python(f"import os, signal; os.kill({pid}, signal.{name})")
+
     def state(self, template: str) -> str:
         return self.podman("inspect", "--format", template, self.container).strip()
 
@@ -300,7 +304,7 @@ def survive_worker_kill(pod: Pod, applicants: list[dict[str, Any]], rows: int) -
     """SIGKILL the worker: the arbiter starts another, the pod stays, no row is lost."""
     (worker,) = worker_pids(pod)
     started = time.monotonic()
-    pod.exec("kill", "-KILL", str(worker))
+    pod.signal(worker, "SIGKILL")
     deadline = started + pod.manifests.probe("livenessProbe").budget_s
     while time.monotonic() < deadline:
         pids = worker_pids(pod)
@@ -347,7 +351,7 @@ def liveness_restarts_hung_worker(pod: Pod, applicants: list[dict[str, Any]], ro
     liveness = pod.manifests.probe("livenessProbe")
     (worker,) = worker_pids(pod)
     started_at = pod.started_at()
-    pod.exec("kill", "-STOP", str(worker))
+    pod.signal(worker, "SIGSTOP")
     started = time.monotonic()
     deadline = started + liveness.budget_s + liveness.period_s + liveness.timeout_s * 2
     failures = 0
