@@ -6,7 +6,7 @@ from the YAML, polled from the host); the settings the service reports equal the
 401 without the API key (from the Secret the Deployment names); known applicants scored over
 HTTP equal the model in process; the pod's uid, a read-only root, the request log on the
 declared volume owned by that uid, the memory and CPU limits applied. Then faults: a killed
-worker and a killed container lose no request-log row (the volume keeps them), and a hung
+worker and a restarted container lose no request-log row (the volume keeps them), and a hung
 worker (SIGSTOP) is restarted through the liveness probe. Timings are printed at the end.
 deploy/k8s_pod.py says what podman 4.3 cannot do and what stands in for it.
 """
@@ -47,6 +47,7 @@ API_KEY_ENV = "CREDIT_API_KEY"
 TOLERANCE = 1e-9  # same model, same features: the numbers should be identical
 # Finds the worker processes: BentoML starts each with this module on its command line.
 WORKER_MARK = "_bentoml_impl.worker"
+ARBITER_SETTLE_S = 20  # after ready, before the first fault (see survive_worker_kill)
 
 app = typer.Typer(add_completion=False, help=__doc__)
 
@@ -302,6 +303,9 @@ def score_and_count(pod: Pod, applicants: list[dict[str, Any]], before: int, wha
 
 def survive_worker_kill(pod: Pod, applicants: list[dict[str, Any]], rows: int) -> int:
     """SIGKILL the worker: the arbiter starts another, the pod stays, no row is lost."""
+    # Seen here: a worker killed seconds after the service turned ready took the whole server
+    # down ("No active process found for watcher": the arbiter's start was not over yet).
+    time.sleep(ARBITER_SETTLE_S)
     (worker,) = worker_pids(pod)
     started = time.monotonic()
     pod.signal(worker, "SIGKILL")
@@ -319,17 +323,19 @@ def survive_worker_kill(pod: Pod, applicants: list[dict[str, Any]], rows: int) -
 
 
 def survive_container_restart(pod: Pod, applicants: list[dict[str, Any]], rows: int) -> int:
-    """The container is killed (SIGKILL, as the OOM killer does at the memory limit): the
-    pod's restart policy starts it again on the same volume; no row is lost."""
+    """The container's main process ends (SIGTERM to PID 1, as a crash of the server would):
+    the pod's restart policy starts it again on the same volume; no row is lost. (`podman
+    kill` would not do: podman counts it as stopped by the user and does not restart.)"""
     restarts, started_at = pod.restarts(), pod.started_at()
     started = time.monotonic()
-    pod.podman("kill", "--signal", "KILL", pod.container)
+    pod.signal(1, "SIGTERM")
     wait_restarted(pod, started_at, pod.manifests.probe("startupProbe").budget_s)
     wait_ready(pod)
-    pod.timings["container kill -> ready"] = time.monotonic() - started
+    pod.timings["container restart -> ready"] = time.monotonic() - started
     rows = score_and_count(pod, applicants, rows, "container restarted")
     print(
-        f"container killed, restarted by its restart policy ({restarts} -> {pod.restarts()} "
+        f"main process ended, container restarted by its restart policy "
+        f"({restarts} -> {pod.restarts()} "
         f"restarts); {rows} rows kept"
     )
     return rows
@@ -379,7 +385,7 @@ def liveness_restarts_hung_worker(pod: Pod, applicants: list[dict[str, Any]], ro
     return rows
 
 
-def smoke_test(engine: Engine, image: str, model_tag: str) -> dict[str, float]:
+def smoke_test(engine: Engine, image: str, model_tag: str, faults: bool = True) -> dict[str, float]:
     manifests = Manifests.load()
     scorer = load_model(model_tag)
     applicants = known_applicants(scorer)
@@ -397,9 +403,10 @@ def smoke_test(engine: Engine, image: str, model_tag: str) -> dict[str, float]:
         if rows != len(applicants):
             raise ToolError(f"request log holds {rows} rows, not {len(applicants)}")
         print(f"{len(applicants)} applicants over HTTP = in process (max gap {gap:.1g}), logged")
-        rows = survive_worker_kill(pod, applicants, rows)
-        rows = survive_container_restart(pod, applicants, rows)
-        rows = liveness_restarts_hung_worker(pod, applicants, rows)
+        if faults:
+            rows = survive_worker_kill(pod, applicants, rows)
+            rows = survive_container_restart(pod, applicants, rows)
+            rows = liveness_restarts_hung_worker(pod, applicants, rows)
     timings = pod.timings | {"total": watch.total}
     print("\nk8s smoke test passed. Timings (s):")
     for name, seconds in timings.items():
@@ -414,12 +421,14 @@ def image_info() -> dict[str, Any]:
 
 
 @app.command()
-def smoke() -> None:
+def smoke(
+    faults: bool = typer.Option(True, help="Kill and hang the worker, restart the container"),
+) -> None:
     """Play deploy/k8s on the built image, check it as a cluster would, tear it down."""
     try:
         info = image_info()
         engine = detect("buildah")  # podman: `kube play` is podman's
-        smoke_test(engine, info["image"], info["model_tag"])
+        smoke_test(engine, info["image"], info["model_tag"], faults)
     except (ToolError, ValueError) as error:
         fail(error)
 
