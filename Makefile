@@ -27,7 +27,7 @@ FULL_TRIALS ?= 4
 
 help:  ## list the targets and the variables they read
 	@echo "targets:"
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-19s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-19s %s\n", $$1, $$2}'
 	@echo "variables (make TARGET NAME=value):"
 	@grep -E '^# var [A-Z_]+ ' $(MAKEFILE_LIST) | sed 's/^# var /  /' | awk '{n=$$1; $$1=""; printf "  %-15s%s\n", n, $$0}'
 
@@ -53,13 +53,14 @@ help:  ## list the targets and the variables they read
 # var UI_PORT         port of the ui page (8501)
 # var URL             load-test / load-capacity: a running service instead of starting one
 # var USERS           load-test: simulated users (10)
-# var DURATION        load-test: seconds of load (30)
+# var DURATION        load-test / k8s-resources: seconds of load (30)
 # var BUDGET          load-test / load-capacity: p95 latency budget in ms (1000)
 # var SHIFTED         load-test: SHIFTED=1 sends a drifted population
 # var SINCE           drift: only requests logged at/after this time (ISO or unix s)
 # var APPLICANT       erase: the applicant id whose inputs leave the decision record
 # var REASON          erase: why (kept in the tombstone; default: the applicant's request)
 # var FUZZ_EXAMPLES   fuzz: generated cases per operation and phase (200)
+# var RPS             k8s-resources: target load of one pod, /predict requests per second (50)
 # var PYTHON          the interpreter that creates .venv (python3)
 
 $(STAMP): pyproject.toml requirements.lock
@@ -195,3 +196,12 @@ erase: install  ## remove one applicant's inputs from the decision record (APPLI
 
 retention: install  ## empty decision-record rows older than CREDIT_RETENTION_MONTHS (25)
 	$(CLI) retention
+
+# --- Kubernetes manifests run for real (deploy/k8s via podman kube play): not in `make test` ---
+.PHONY: k8s-smoke k8s-resources
+
+k8s-smoke: install  ## play deploy/k8s on the built image (podman, 127.0.0.1): probes, key, faults, timings
+	$(PY) -m deploy.k8s_smoke
+
+k8s-resources: install  ## re-measure a pod's CPU per request and peak memory (RPS, DURATION) for deploy/k8s
+	$(PY) -m deploy.k8s_resources --rps $(or $(RPS),50) --seconds $(or $(DURATION),30)

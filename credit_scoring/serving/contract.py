@@ -166,6 +166,11 @@ class ModelInfo(BaseModel):
         description="The model scored in shadow beside this one (answers never come from "
         "it; its results go to the decision record); null when none is served",
     )
+    settings: dict[str, str | None] = Field(
+        default_factory=dict,
+        description="The server's effective settings by environment variable (CREDIT_WORKERS, "
+        "CREDIT_REQUEST_LOG, ...), as text; secrets only as 'set' or null",
+    )
 
 
 def response_models(

@@ -526,6 +526,7 @@ class CreditScoring:
             challenger=None
             if self.challenger is None
             else ChallengerInfo(**self.challenger.info()),
+            settings=SETTINGS.reported(),
         )
 
 

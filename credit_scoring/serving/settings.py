@@ -33,3 +33,21 @@ class ServingSettings(BaseSettings):
     # A category unseen in training: overrides the policy stored with the model ("reject":
     # the strict 400; "missing": scored as missing with a warning); unset keeps the model's.
     unseen: Literal["missing", "reject"] | None = None
+
+    def reported(self) -> dict[str, str | None]:
+        """The effective settings keyed by the environment variable that sets each one, as
+        text (what a ConfigMap holds), secrets only as "set": an operator compares them with
+        the deployment's configuration (``POST /metadata``, ``make k8s-smoke``)."""
+        secrets = {"api_key", "metrics_token"}
+        fields = self.core.model_dump(mode="json") | self.model_dump(mode="json", exclude={"core"})
+        return {
+            f"CREDIT_{name.upper()}": ("set" if value else None)
+            if name in secrets
+            else (None if value is None else _text(value))
+            for name, value in fields.items()
+        }
+
+
+def _text(value: object) -> str:
+    """A setting as an environment variable would spell it (booleans lower-case)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)

@@ -58,6 +58,22 @@ def test_serving_settings_are_validated(monkeypatch):
         ServingSettings()
 
 
+def test_reported_settings_echo_the_environment_and_hide_secrets(monkeypatch):
+    environment = {
+        "CREDIT_WORKERS": "1",
+        "CREDIT_BATCHING": "false",
+        "CREDIT_REQUEST_LOG": "/var/lib/credit-scoring/requests.sqlite",
+        "CREDIT_MODEL_NAME": "credit_scoring",
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CREDIT_API_KEY", "s3cret-key")
+    reported = ServingSettings().reported()
+    assert {k: reported[k] for k in environment} == environment
+    assert (reported["CREDIT_API_KEY"], reported["CREDIT_METRICS_TOKEN"]) == ("set", None)
+    assert "s3cret-key" not in str(reported)
+
+
 @pytest.mark.parametrize(
     ("dataset", "name"),
     [
