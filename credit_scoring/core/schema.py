@@ -122,6 +122,10 @@ class InputSchema:
     # naming the field ("missing", so that applicant can still be scored), or refused with
     # a 400 naming it ("reject", the strict mode).
     unseen: Unseen = "missing"
+    # The application date, when the table has one: never a model input; training then
+    # validates out of time (the latest applications are the hold-out, CV never trains on
+    # the future). Empty: no date, random stratified validation.
+    date_column: str = ""
 
     @property
     def names(self) -> list[str]:

@@ -90,9 +90,9 @@ def _calibrated(log_odds: np.ndarray, bad_rate: float) -> np.ndarray:
 
 def lending(rows: int = 8000, seed: int = 2) -> pd.DataFrame:
     """A small lending book as credit teams have one: ~5% bad, an ordinal grade (A1..G5) and
-    employment length, a 50-level region with thin levels, and a risk that is almost
-    additive and monotone in each input, so a regularised logistic regression is near the
-    best any model can do (the case where default LightGBM settings overfit)."""
+    employment length, a 50-level region with thin levels, the application date, and a risk
+    that is almost additive and monotone in each input, so a regularised logistic regression
+    is near the best any model can do (the case where default LightGBM settings overfit)."""
     rng = np.random.default_rng(seed)
     grade = np.clip(rng.gamma(2.2, 4.0, rows).astype(int), 0, len(SUB_GRADES) - 1)
     emp = rng.integers(0, len(EMP_LENGTHS), rows)
@@ -111,9 +111,12 @@ def lending(rows: int = 8000, seed: int = 2) -> pd.DataFrame:
         + region_risk
     )
     utilisation[rng.random(rows) < 0.05] = np.nan
+    # Three years of applications, so the book can be validated out of time (date_column).
+    issued = pd.Timestamp("2022-01-01") + pd.to_timedelta(rng.integers(0, 3 * 365, rows), "D")
     return pd.DataFrame(
         {
             "loan_id": np.arange(1, rows + 1),
+            "issue_d": issued.strftime("%Y-%m-%d"),
             "sub_grade": np.array(SUB_GRADES)[grade],
             "emp_length": np.array(EMP_LENGTHS)[emp],
             "annual_income": income,

@@ -53,7 +53,7 @@ _OVERRIDE_KEYS = {
     "order",
     "monotone",
 }
-_TOP_KEYS = {"exclude", "columns", "name", "protected", "unseen"}
+_TOP_KEYS = {"exclude", "columns", "name", "protected", "unseen", "date_column"}
 _UNSEEN = ("missing", "reject")
 
 
@@ -174,6 +174,7 @@ class Override:
     name: str | None = None
     protected: tuple[str, ...] = ()
     unseen: Unseen = "missing"  # an unseen category in a request: scored as missing, or 400
+    date_column: str = ""  # the application date: out-of-time validation, never an input
 
     @classmethod
     def read(cls, path: Path | None) -> Override:
@@ -187,7 +188,7 @@ class Override:
             found = sorted(raw) if isinstance(raw, dict) else type(raw).__name__
             raise DataError(
                 f"schema override {path}: expected a mapping with keys exclude, columns, name, "
-                f"protected, unseen; found {found}"
+                f"protected, unseen, date_column; found {found}"
             )
         unseen = raw.get("unseen", "missing")
         if unseen not in _UNSEEN:
@@ -243,7 +244,17 @@ class Override:
                     f"{sorted(set(derived) - set(protected))}, which are not listed under "
                     f"protected {list(protected)}"
                 )
-        return cls(tuple(raw.get("exclude") or ()), columns, raw.get("name"), protected, unseen)
+        date_column = raw.get("date_column") or ""
+        if not isinstance(date_column, str):
+            raise DataError(f"schema override {path}: date_column must be a column name")
+        return cls(
+            tuple(raw.get("exclude") or ()),
+            columns,
+            raw.get("name"),
+            protected,
+            unseen,
+            date_column,
+        )
 
 
 def _names_list(value: Any, where: str) -> tuple[str, ...]:
@@ -363,16 +374,19 @@ def infer_schema(
     max_categories: int = MAX_CATEGORIES,
     id_integer: bool = True,
 ) -> tuple[InputSchema, pd.DataFrame]:
-    """The schema of every column but id and target, and the table typed as it says."""
+    """The schema of every column but id, target and date, and the table typed as it says
+    (the date column, when declared, parsed as dates)."""
     override = override or Override()
+    date_column = override.date_column
     columns = [c for c in table.columns if c not in (id_column, target_column)]
-    for listed in (*override.exclude, *(override.columns or {}), *override.protected):
+    declared = [*override.exclude, *(override.columns or {}), *override.protected]
+    for listed in declared + ([date_column] if date_column else []):
         if listed not in columns:
             raise DataError(
                 f"schema override names column {listed!r}, which the file does not have "
                 f"(columns: {columns[:20]})"
             )
-    columns = [c for c in columns if c not in override.exclude]
+    columns = [c for c in columns if c not in (*override.exclude, date_column)]
     dropped = sorted(set(override.protected) - set(columns))
     if dropped:
         raise DataError(
@@ -388,6 +402,8 @@ def infer_schema(
             f"columns entirely empty: {empty}; list them under exclude in --schema-override"
         )
     specs, typed = [], {}
+    if date_column:
+        typed[date_column] = application_dates(table[date_column])
     for column in columns:
         settings = (override.columns or {}).get(column) or {}
         spec, typed[column] = _infer(table[column], settings, max_categories)
@@ -401,7 +417,21 @@ def infer_schema(
         tables=(),
         id_integer=id_integer,
         unseen=override.unseen,
+        date_column=date_column,
     ), pd.DataFrame(typed, index=table.index)
+
+
+def application_dates(values: pd.Series) -> pd.Series:
+    """The declared date column as dates: every row must have one that parses (a row without
+    its date cannot be placed in or out of the hold-out period)."""
+    dates = pd.to_datetime(values, errors="coerce", format="mixed")
+    bad = values[dates.isna()]
+    if len(bad):
+        raise DataError(
+            f"date column {values.name!r}: {len(bad)} rows without a readable date, "
+            f"e.g. {_examples(bad.astype(str))}"
+        )
+    return dates
 
 
 def load_own(

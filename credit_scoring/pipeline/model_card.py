@@ -74,6 +74,7 @@ def context(scorer: Scorer, model_tag: str | None = None) -> dict[str, Any]:
         "protected": schema.protected,
         "data": meta.get("data", {"source": "n/a", "sha256_16": "n/a", "rows": {}}),
         "params": meta.get("params", {}),
+        "validation": meta.get("validation", "not recorded"),
         "metrics": meta.get("metrics", {}),
         "costs": scorer.costs,
         "n_features": len(scorer.feature_names),

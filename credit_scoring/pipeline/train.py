@@ -56,6 +56,7 @@ from credit_scoring.pipeline.tracking import (
 from credit_scoring.profiles.home_credit.data import Source, load_dataset
 
 log = logging.getLogger("training")
+HOLDOUT_SHARE = 0.2
 REFERENCE_ROWS = 2000  # raw rows shipped with the model: drift reference and scoring by id
 SHAP_ROWS = 1000
 
@@ -143,6 +144,8 @@ class Split:
     x_test: pd.DataFrame
     y_test: np.ndarray
     left_out: pd.DataFrame  # the protected features of every client: audit only, not inputs
+    validation: str  # how the hold-out and the CV folds were drawn, said in the report
+    dates_train: pd.Series | None = None  # application dates of the training rows, if any
 
 
 @dataclass
@@ -167,6 +170,7 @@ class Evaluation:
     proba: np.ndarray
     bayes: np.ndarray | None  # the true risk, known for generated data only
     review: report.Review  # AUC interval, Gini, KS, deciles, bands, refusal rate
+    validation: str  # how hold-out and folds were drawn (Split.validation)
 
 
 def load(options: TrainOptions, settings: PipelineSettings, clock: Clock) -> Dataset:
@@ -213,14 +217,29 @@ def split(dataset: Dataset, options: TrainOptions, clock: Clock) -> Split:
     features = every[inputs]
     left_out = every[[c for c in protected_features(schema) if c not in inputs]]
     y = table[schema.target_column]
-    train_idx, test_idx = train_test_split(
-        table.index, test_size=0.2, stratify=y, random_state=seed
-    )
+    dates = table[schema.date_column] if schema.date_column else None
+    if dates is None:
+        train_idx, test_idx = train_test_split(
+            table.index, test_size=HOLDOUT_SHARE, stratify=y, random_state=seed
+        )
+        validation = (
+            f"random stratified hold-out ({HOLDOUT_SHARE:.0%}); CV {options.repeats} x "
+            f"{options.folds}-fold stratified"
+        )
+    else:
+        train_idx, test_idx = latest_period(dates)
+        validation = (
+            f"out-of-time on {schema.date_column!r}: hold-out = applications from "
+            f"{dates[test_idx].min():%Y-%m-%d} to {dates[test_idx].max():%Y-%m-%d}, trained "
+            f"on {dates[train_idx].min():%Y-%m-%d} to {dates[train_idx].max():%Y-%m-%d}; CV "
+            f"{options.folds} forward-chaining folds (never trained on the future)"
+        )
     clock.step(
-        "features: %d columns; train/hold-out = %d/%d; protected, not inputs: %s%s",
+        "features: %d columns; train/hold-out = %d/%d (%s); protected, not inputs: %s%s",
         features.shape[1],
         len(train_idx),
         len(test_idx),
+        validation,
         list(left_out.columns) or "none",
         f"; PROTECTED INPUTS (explicit): {list(options.include_protected)}"
         if options.include_protected
@@ -235,7 +254,21 @@ def split(dataset: Dataset, options: TrainOptions, clock: Clock) -> Split:
         features.loc[test_idx],
         y[test_idx].to_numpy(),
         left_out,
+        validation,
+        None if dates is None else dates[train_idx],
     )
+
+
+def latest_period(dates: pd.Series) -> tuple[pd.Index, pd.Index]:
+    """(training rows, hold-out rows): the hold-out is the latest ``HOLDOUT_SHARE`` of the
+    applications by date, cut at a date boundary (one date is never on both sides)."""
+    cut = dates.quantile(1 - HOLDOUT_SHARE, interpolation="higher")
+    later = dates >= cut
+    if later.all() or not later.any():
+        raise DataError(
+            f"date column {dates.name!r}: too few distinct dates to hold out the latest period"
+        )
+    return dates.index[~later], dates.index[later]
 
 
 def log_baselines(
@@ -272,10 +305,14 @@ def problem_of(dataset: Dataset, part: Split, options: TrainOptions) -> search.P
     """The training rows, the folds every family shares (seeded from the data's fingerprint)
     and the monotone directions the schema declares."""
     seed = search.fold_seed(str(dataset.fingerprint()["sha256_16"]))
-    folds = search.cv_folds(part.y_train, options.folds, options.repeats, seed)
+    repeats = options.repeats
+    if part.dates_train is None:
+        folds = search.cv_folds(part.y_train, options.folds, repeats, seed)
+    else:  # time has one order: the folds cannot be repeated
+        folds, repeats = search.time_folds(part.dates_train, options.folds), 1
     monotone = {f.name: f.monotone for f in dataset.schema.fields if f.monotone}
     return search.Problem(
-        part.x_train, part.y_train, part.categorical, folds, options.repeats, options.seed, monotone
+        part.x_train, part.y_train, part.categorical, folds, repeats, options.seed, monotone
     )
 
 
@@ -310,7 +347,29 @@ def search_families(
         "logistic": lambda: search.search_logistic(problem, record),
         "scorecard": lambda: search.search_scorecard(problem, record),
     }
-    return {f: search.one_standard_error(searches[f]()) for f in options.families}
+    chosen = {f: search.one_standard_error(searches[f]()) for f in options.families}
+    if problem.monotone and "lightgbm" in chosen:
+        log_monotone_price(chosen["lightgbm"], problem, options, clock)
+    return chosen
+
+
+def log_monotone_price(
+    constrained: search.CVResult, problem: search.Problem, options: TrainOptions, clock: Clock
+) -> None:
+    """The price of the declared monotone directions in CV AUC, logged on the search run
+    (``monotone_price_cv_auc`` > 0: the constraints cost that much ranking power)."""
+    free = search.price_of_monotonicity(constrained, problem, options.max_trees)
+    price = free.auc - constrained.auc
+    mlflow.log_metrics(
+        {"cv_auc_mean_lightgbm_unconstrained": free.auc, "monotone_price_cv_auc": price}
+    )
+    clock.step(
+        "price of monotonicity (%s): CV AUC %.4f constrained, %.4f without: %+.4f",
+        ", ".join(f"{k} {v}" for k, v in sorted(problem.monotone.items())),
+        constrained.auc,
+        free.auc,
+        price,
+    )
 
 
 def family_table(families: dict[Family, search.CVResult], chosen: Family) -> str:
@@ -347,10 +406,11 @@ def finalise(
         len(problem.folds),
         family_table(families, chosen),
     )
-    y_train = problem.labels
-    calibration = choose_calibration(best.oof_raw, y_train, options.seed)
-    oof_proba = calibration.calibration.apply(best.oof_raw)
-    choice = best_threshold(y_train, oof_proba, options.costs)
+    # Out-of-time folds leave the earliest period without an out-of-fold score.
+    scored = ~np.isnan(best.oof_raw)
+    y_oof, oof_raw = problem.labels[scored], best.oof_raw[scored]
+    calibration = choose_calibration(oof_raw, y_oof, options.seed)
+    choice = best_threshold(y_oof, calibration.calibration.apply(oof_raw), options.costs)
     model = search.fit_family(best, problem)
     clock.step(
         "final model: %s; calibration %s (CV log-loss %s%s); threshold %.4f",
@@ -406,7 +466,7 @@ def evaluate(
         bayes = dataset.true_probability[part.test_index].to_numpy()
         metrics["bayes_roc_auc"] = float(roc_auc_score(part.y_test, bayes))
         metrics["bayes_brier"] = float(np.mean((bayes - part.y_test) ** 2))
-    return Evaluation(metrics, test, uncalibrated, raw, proba, bayes, review)
+    return Evaluation(metrics, test, uncalibrated, raw, proba, bayes, review, part.validation)
 
 
 def audit_fairness(
@@ -494,6 +554,7 @@ def bundle(
         "families": {f: r.figures() for f, r in final.families.items()},
         "data": dataset.fingerprint(),
         "code_version": version,
+        "validation": part.validation,
     }
     return scorer
 
@@ -598,6 +659,7 @@ def log_record(
             "data_sha256_16": fingerprint["sha256_16"],
             "mlflow.source.git.commit": version,
             "code_version": version,
+            "validation": scorer.metadata["validation"],
         }
     )
     mlflow.log_dict(fingerprint, "data_fingerprint.json")
@@ -667,6 +729,7 @@ def champion_on_holdout(
 
 def _summary(run_id: str, evaluation: Evaluation, final: Final, costs: CostMatrix, clock: Clock):
     metrics, test = evaluation.metrics, evaluation.test
+    log.info("report: validation: %s", evaluation.validation)
     for line in evaluation.review.short():
         log.info("report: %s", line)
     log.info(

@@ -6,6 +6,7 @@ trained into one MLflow store and promoted in turn; the second is served by `ben
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -35,9 +36,12 @@ LOANS_FIELDS = ["income", "age", "purpose"]
 def own(tmp_path_factory) -> Pipeline:
     root = tmp_path_factory.mktemp("own")
     p = Pipeline(isolated_env(root), root)
-    many_categoricals(800).to_parquet(root / "customers.parquet", index=False)
+    customers = many_categoricals(800)
+    customers["applied_on"] = pd.date_range("2024-01-01", periods=800, freq="D").astype(str)
+    customers.to_parquet(root / "customers.parquet", index=False)
     (root / "schema.yaml").write_text(
-        "exclude: [notes]\ncolumns:\n  debt: {maximum: 1000000, description: Outstanding debt}\n"
+        "exclude: [notes]\ndate_column: applied_on\n"
+        "columns:\n  debt: {maximum: 1000000, description: Outstanding debt}\n"
     )
     few_columns(600).to_csv(root / "loans.csv", index=False)
     p.run(
@@ -97,6 +101,7 @@ def test_runs_record_the_source_the_schema_and_the_costs(own, models):
     assert loans_run["metrics.test_gini"] == pytest.approx(2 * auc - 1)
     assert 0 < loans_run["metrics.test_ks"] < 1
     assert loans_run["tags.family"] == "scorecard"
+    assert loans_run["tags.validation"].startswith("random stratified hold-out (20%)")
     assert np.isfinite(loans_run["metrics.cv_auc_mean_scorecard"])
     assert np.isfinite(loans_run["metrics.cv_auc_std_scorecard"])
     # No true risk is known for a user's data: no Bayes AUC, and nothing pretends otherwise.
@@ -120,6 +125,14 @@ def candidate_runs(own: Pipeline) -> pd.DataFrame:
     mlflow.set_tracking_uri(own.env["MLFLOW_TRACKING_URI"])
     runs = mlflow.search_runs(experiment_names=["credit-scoring"])
     return runs[runs["tags.candidate"] == "true"].set_index("params.schema_name")
+
+
+def test_a_dated_table_is_validated_out_of_time_and_its_date_is_no_input(own, models):
+    validation = candidate_runs(own).loc["customers", "tags.validation"]
+    assert validation.startswith("out-of-time on 'applied_on'"), validation
+    held_from, _, _, trained_to = re.findall(r"\d{4}-\d{2}-\d{2}", validation)
+    assert trained_to < held_from  # the hold-out is the latest period
+    assert "applied_on" not in models["customers"][1].schema.names
 
 
 def test_training_another_dataset_leaves_the_first_ones_champion(own):
