@@ -10,6 +10,7 @@ from credit_scoring.core.profile import get_profile
 from credit_scoring.core.schema import InputSchema
 
 MISSING = "missing"
+MIN_GROUP_ROWS = 30  # fewer applicants in a group: rates too noisy to audit or to gate on
 
 
 def group_labels(values: pd.Series, name: str, schema: InputSchema) -> pd.Series:

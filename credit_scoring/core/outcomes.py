@@ -131,7 +131,7 @@ def read_csv(path: Path) -> list[Outcome]:
             f" found {', '.join(table.columns)})"
         )
     try:
-        return parse(table.to_dict(orient="records"))
+        return parse(table.to_dict(orient="records"))  # type: ignore[arg-type]  # str keys
     except OutcomeError as error:
         raise OutcomeError(f"{path}: {error}") from None
 

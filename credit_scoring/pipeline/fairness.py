@@ -32,11 +32,10 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
 from credit_scoring.core.cost import CostMatrix, best_threshold, business_cost
-from credit_scoring.core.groups import MISSING
+from credit_scoring.core.groups import MIN_GROUP_ROWS, MISSING
 from credit_scoring.core.schema import InputSchema
 
 log = logging.getLogger("training")
-MIN_GROUP_ROWS = 30  # fewer applicants in a group: rates too noisy to audit or to gate on
 # A group's AUC ranks its defaulters against its others: with fewer than this many of either,
 # it swings by +-0.1 from one resample to the next, so the AUC gap leaves the group out.
 MIN_CLASS_ROWS = 20
