@@ -277,7 +277,11 @@ def realised(
     window_end = pd.to_datetime(decided_at, utc=True) + pd.DateOffset(months=window_months)
     observed = pd.to_datetime(observed_on, utc=True)
     has_outcome = defaulted.notna()
-    bad = has_outcome & defaulted.fillna(False).astype(bool) & (observed <= window_end)
+    bad = (
+        has_outcome
+        & defaulted.astype("boolean").fillna(False).astype(bool)
+        & (observed <= window_end)
+    )
     mature = window_end <= as_of
     labels = pd.Series(IMMATURE, index=decided_at.index, dtype=object)
     labels[mature & has_outcome] = GOOD
