@@ -446,10 +446,15 @@ def erase(
     """Remove one applicant's id and inputs from the decision record (right to erasure). The
     rows keep the decision and their digests, with a tombstone saying why: verify passes."""
     with _errors_in_one_line(*_record_errors()):
+        from credit_scoring.core.outcomes import erase_outcome
         from credit_scoring.core.request_log import erase as remove
 
         seqs = remove(_record_path(log_path), applicant, reason)
-    typer.echo(f"erased the inputs of applicant {applicant} from {len(seqs)} rows {seqs}")
+        outcome = erase_outcome(_record_path(log_path), applicant)  # personal data too
+    typer.echo(
+        f"erased the inputs of applicant {applicant} from {len(seqs)} rows {seqs}"
+        + (" and their outcome" if outcome else "")
+    )
 
 
 @app.command()
