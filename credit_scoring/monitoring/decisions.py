@@ -60,13 +60,21 @@ def with_outcomes(
     ``observed_on``) and what it counts as (``realised``: bad, good, immature, no outcome)."""
     scored = rows[rows["client_id"].notna()]
     first = scored.drop_duplicates("client_id", keep="first").copy()
-    first["applicant_id"] = first["client_id"].astype(str)
+    first["applicant_id"] = first["client_id"].map(id_text)
     recorded = outcome_store.read(log_path)[["applicant_id", "defaulted", "observed_on"]]
     joined = first.merge(recorded, on="applicant_id", how="left")
     joined["realised"] = outcome_store.realised(
         joined["logged_at"], joined["defaulted"], joined["observed_on"], window_months, as_of
     )
     return joined
+
+
+def id_text(value: object) -> str:
+    """An id as the outcomes table keys it: the record's integer ids come back as floats
+    from a column that also holds rows without an id (7.0 is "7")."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def stored_scorer(tag: str) -> Scorer | None:

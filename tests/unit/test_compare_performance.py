@@ -42,6 +42,10 @@ def logged(tmp_path: Path) -> tuple[Path, pd.DataFrame]:
         LoggedDecision(None, "score", "m:1", "d" * 64, THRESHOLD, 5000, {}, _answer(0.5), failed)
     )
     rows.append(LoggedDecision(None, "explain", "m:1", "d" * 64, THRESHOLD, 6000, {}, _answer(0.5)))
+    # An answer without an applicant id: the id column then reads back as floats.
+    rows.append(
+        LoggedDecision(None, "score", "m:1", "d" * 64, THRESHOLD, None, {}, _answer(0.01), failed)
+    )
     log = RequestLog(tmp_path / "requests.sqlite")
     log.append(rows)
     log.close()
@@ -61,7 +65,7 @@ def test_swap_set_counts_equal_a_recomputation_from_the_rows(logged):
     report = compare.build(path, Window())
     mine, theirs = truth["p"] >= THRESHOLD, truth["q"] >= THRESHOLD
     assert report["decisions"] == ROWS  # the failed shadow and the explanation are left out
-    assert report["challenger_errors"] == {"ValueError": 1}
+    assert report["challenger_errors"] == {"ValueError": 2}
     assert report["sets"]["swap_out"]["count"] == int((~mine & theirs).sum())
     assert report["sets"]["swap_in"]["count"] == int((mine & ~theirs).sum())
     assert report["sets"]["agree_refused"]["count"] == int((mine & theirs).sum())
@@ -110,3 +114,33 @@ def test_realised_auc_is_the_training_reports_and_young_cohorts_are_immature(log
     assert later["cohorts"][-1]["challenger"]["applicants"] == ROWS
     assert later["complete_information"] is True
     assert set(later["models"]) == {"champion", "challenger"}
+
+
+def _page(reports: str) -> None:
+    from pathlib import Path
+
+    from ui.monitoring import monitoring_view
+
+    monitoring_view(Path(reports))
+
+
+def test_the_monitoring_page_shows_the_reports(logged, tmp_path: Path):
+    from streamlit.testing.v1 import AppTest
+
+    path, truth = logged
+    sent = [
+        outcomes.Outcome(str(i), bool(b), TODAY.date())
+        for i, b in zip(truth["id"], truth["bad"], strict=True)
+    ]
+    outcomes.record(path, sent)
+    reports = tmp_path / "reports"
+    performance.write(
+        performance.build(path, performance.Options(Window(), 12, LATER)), reports / "performance"
+    )
+    compared = compare.build(path, Window(), LATER)
+    compare.write(compared, reports / "compare")
+    page = AppTest.from_function(_page, args=(str(reports),)).run(timeout=60)
+    assert not page.exception
+    assert page.metric[0].value == f"{compared['agreement_rate']:.1%}"
+    assert len(page.dataframe) >= 3  # cohorts, training figures, swap sets
+    assert "No drift report yet" in page.info[0].value
