@@ -57,6 +57,8 @@ help:  ## list the targets and the variables they read
 # var BUDGET          load-test / load-capacity: p95 latency budget in ms (1000)
 # var SHIFTED         load-test: SHIFTED=1 sends a drifted population
 # var SINCE           drift: only requests logged at/after this time (ISO or unix s)
+# var TRAFFIC         outcomes-demo: generated applicants sent (400); SHIFTED=1: risk changed too
+# var OUTCOMES_KEY    outcomes-demo with URL: the running service's CREDIT_OUTCOMES_KEY
 # var APPLICANT       erase: the applicant id whose inputs leave the decision record
 # var REASON          erase: why (kept in the tombstone; default: the applicant's request)
 # var FUZZ_EXAMPLES   fuzz: generated cases per operation and phase (200)
@@ -183,6 +185,21 @@ load-capacity: install  ## step load (+5 users / 20 s) until p95 > BUDGET ms: th
 
 drift: install  ## Evidently drift report: logged requests (SINCE=ISO time) vs training reference
 	$(CLI) drift $(if $(SINCE),--since $(SINCE))
+
+# Outcomes and realised performance (load_tests/traffic.py, monitoring/): generated traffic ->
+# its generated outcomes through POST /outcomes -> reports/performance[-shifted]/ and, with a
+# challenger in shadow, reports/compare[-shifted]/.
+.PHONY: outcomes-demo performance compare
+
+outcomes-demo: install  ## traffic -> outcomes -> performance/compare reports (TRAFFIC, SHIFTED=0|1, URL)
+	$(PY) -m load_tests.traffic --rows $(or $(TRAFFIC),400) --report \
+		$(if $(URL),--url $(URL) --outcomes-key "$(OUTCOMES_KEY)") $(if $(filter 1,$(SHIFTED)),--shifted)
+
+performance: install  ## realised performance from recorded outcomes (SINCE=ISO time)
+	$(CLI) performance $(if $(SINCE),--since $(SINCE))
+
+compare: install  ## champion vs challenger from the decision record (SINCE=ISO time)
+	$(CLI) compare $(if $(SINCE),--since $(SINCE))
 
 # The decision record (CREDIT_REQUEST_LOG): check its hash chain, erase an applicant, expire.
 .PHONY: verify erase retention

@@ -1,8 +1,8 @@
 """credit-scoring: one command line for every stage (generate, train, promote, switch,
-rollback, serve, drift, overrides, verify, erase, retention, ui, load-test, example-tables).
-It parses options and calls the parts; a known failure (bad data, no champion, unknown run,
-missing or bad model, a broken decision record) prints one ``error: ...`` line and exits with
-status 1.
+rollback, serve, drift, overrides, verify, erase, retention, outcomes, compare, performance,
+ui, load-test, example-tables). It parses options and calls the parts; a known failure (bad
+data, no champion, unknown run, missing or bad model, a broken decision record) prints one
+``error: ...`` line and exits with status 1.
 
 Paths resolve from the home folder: ``--home``, else ``CREDIT_HOME``, else the working
 directory (never the package's folder). ``ui`` and ``load-test`` are tools of the repository,
@@ -509,10 +509,15 @@ def erase(
     """Remove one applicant's id and inputs from the decision record (right to erasure). The
     rows keep the decision and their digests, with a tombstone saying why: verify passes."""
     with _errors_in_one_line(*_record_errors()):
+        from credit_scoring.core.outcomes import erase_outcome
         from credit_scoring.core.request_log import erase as remove
 
         seqs = remove(_record_path(log_path), applicant, reason)
-    typer.echo(f"erased the inputs of applicant {applicant} from {len(seqs)} rows {seqs}")
+        outcome = erase_outcome(_record_path(log_path), applicant)  # personal data too
+    typer.echo(
+        f"erased the inputs of applicant {applicant} from {len(seqs)} rows {seqs}"
+        + (" and their outcome" if outcome else "")
+    )
 
 
 @app.command()
@@ -532,6 +537,98 @@ def retention(
         kept = months or core.retention_months
         emptied = expire(log_path or core.request_log, kept)
     typer.echo(f"retention {kept} months: {emptied} rows emptied")
+
+
+def _report_errors() -> tuple[type[Exception], ...]:
+    """What the outcome and report commands fail with: a record, outcome or window problem."""
+    from credit_scoring.monitoring.decisions import ReportError
+
+    return (*_record_errors(), ReportError)
+
+
+@app.command()
+def outcomes(
+    csv: Path = typer.Argument(..., help="CSV with columns applicant_id,defaulted,observed_on"),
+    log_path: Path = RECORD_OPTION,
+) -> None:
+    """Record observed outcomes (defaulted yes/no, observation date) of scored applicants
+    beside the decision record: idempotent; unknown ids are listed, not recorded; a different
+    outcome for an applicant already recorded refuses the file."""
+    with _errors_in_one_line(*_report_errors()):
+        from credit_scoring.core import outcomes as store
+
+        receipt = store.record(_record_path(log_path), store.read_csv(csv))
+    typer.echo(
+        f"{receipt.recorded} outcomes recorded, {receipt.unchanged} unchanged,"
+        f" {len(receipt.unknown_ids)} unknown ids {receipt.unknown_ids[:20]}"
+    )
+
+
+SINCE = typer.Option(None, help="Only decisions logged at/after this time (ISO or unix s)")
+UNTIL = typer.Option(None, help="Only decisions logged before this time (ISO or unix s)")
+AS_OF = typer.Option(
+    None, help="Judge maturity as of this time [default: now; later simulates time passing]"
+)
+
+
+def _window(since: str | None, until: str | None):  # -> monitoring.decisions.Window
+    from credit_scoring.monitoring.decisions import Window
+    from credit_scoring.monitoring.drift import parse_time
+
+    return Window(parse_time(since), parse_time(until))
+
+
+@app.command()
+def compare(
+    log_path: Path = RECORD_OPTION,
+    since: str = SINCE,
+    until: str = UNTIL,
+    as_of: str = AS_OF,
+    output_dir: Path = typer.Option(None, help="[default: <CREDIT_REPORTS_DIR>/compare]"),
+) -> None:
+    """Champion vs challenger from the decision record's shadow results: agreement, swap
+    sets, PSI, approval and fairness ratios of each, observed bad rates; HTML + JSON."""
+    with _errors_in_one_line(*_report_errors()):
+        from credit_scoring.core.settings import CoreSettings
+        from credit_scoring.monitoring import compare as report
+        from credit_scoring.monitoring.drift import parse_time
+
+        core = CoreSettings()
+        built = report.build(log_path or core.request_log, _window(since, until), parse_time(as_of))
+        paths = report.write(built, output_dir or core.reports_dir / "compare")
+    typer.echo(report.describe(built))
+    typer.echo(f"written to {', '.join(map(str, paths))}")
+
+
+@app.command()
+def performance(
+    log_path: Path = RECORD_OPTION,
+    since: str = SINCE,
+    until: str = UNTIL,
+    as_of: str = AS_OF,
+    window_months: int = typer.Option(
+        None, min=1, help="Performance window [env CREDIT_PERFORMANCE_WINDOW_MONTHS: 12]"
+    ),
+    freq: str = typer.Option("M", help="Cohorts of decisions: M (month), W (week), D (day)"),
+    output_dir: Path = typer.Option(None, help="[default: <CREDIT_REPORTS_DIR>/performance]"),
+    fail_on_alert: bool = typer.Option(False, help="Exit with status 1 on an alert"),
+) -> None:
+    """Realised performance from recorded outcomes, champion and challenger on the same
+    applicants: AUC with CI, KS, bad rate and calibration per band, cost, training figures
+    beside them, alerts; HTML + JSON."""
+    with _errors_in_one_line(*_report_errors()):
+        from credit_scoring.core.settings import CoreSettings
+        from credit_scoring.monitoring import performance as report
+        from credit_scoring.monitoring.drift import parse_time
+
+        core = CoreSettings()
+        options = report.Options.of(_window(since, until), parse_time(as_of), window_months, freq)
+        built = report.build(log_path or core.request_log, options)
+        paths = report.write(built, output_dir or core.reports_dir / "performance")
+    typer.echo(report.describe(built))
+    typer.echo(f"written to {', '.join(map(str, paths))}")
+    if fail_on_alert and built["alerts"]:
+        raise typer.Exit(1)
 
 
 @app.command("example-tables")

@@ -24,10 +24,12 @@ from ui.client import (
     Unauthorized,
 )
 from ui.form import UNKNOWN, FormField, application, form_fields, parse_extra_fields
+from ui.monitoring import monitoring_view
+from ui.settings import UISettings
 
 WATERFALL_STEPS = 10
 REFERENCE, NEW = "Reference client", "New application"
-REVIEW, FAIRNESS = "Application review", "Fairness audit"
+REVIEW, FAIRNESS, MONITORING = "Application review", "Fairness audit", "Monitoring"
 OPPOSITE = {"granted": "refused", "refused": "granted"}
 
 
@@ -63,7 +65,7 @@ def show_error(error: Exception) -> None:
 
 def sidebar(meta: dict[str, Any], client: ServiceClient) -> tuple[str, str]:
     with st.sidebar:
-        view = st.radio("Page", [REVIEW, FAIRNESS], key="view")
+        view = st.radio("Page", [REVIEW, FAIRNESS, MONITORING], key="view")
         mode = st.radio("Applicant", [REFERENCE, NEW], key="mode")
         st.divider()
         st.subheader("Served model")
@@ -265,6 +267,9 @@ def main() -> None:
     view, mode = sidebar(meta, client)
     if view == FAIRNESS:
         fairness_view(meta, client)
+        return
+    if view == MONITORING:
+        monitoring_view(UISettings().reports_dir)
         return
     entry, result = st.columns([2, 3], gap="large")
     with entry:

@@ -5,6 +5,8 @@ Read from the environment by the UI itself (the page knows the service over HTTP
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -16,6 +18,7 @@ class UISettings(BaseSettings):
 
     service_url: str = "http://127.0.0.1:3000"
     api_key: str | None = None
+    reports_dir: Path = Path("reports")  # the monitoring page's JSON reports (CREDIT_REPORTS_DIR)
 
     @field_validator("service_url")
     @classmethod

@@ -3,7 +3,9 @@ shipped with the promoted model.
 
 Writes, under the output folder: ``drift_report.html`` (Evidently: per-field distributions and
 drift scores), ``summary.json`` (dataset drift yes/no, share of drifted fields, the drifted
-fields), ``scores_over_time.html`` / ``.png`` (score distribution and refusal rate over time).
+fields; and, once outcomes are recorded, the realised performance of the same window:
+``monitoring.performance``), ``scores_over_time.html`` / ``.png`` (score distribution and
+refusal rate over time).
 
 Drift is measured with the population stability index (PSI), the credit-scoring convention
 (< 0.1 stable, 0.1-0.25 moderate, >= 0.25 significant). It is an effect size, so a long log
@@ -32,6 +34,8 @@ from evidently.presets import DataDriftPreset
 from credit_scoring.core.profile import get_profile
 from credit_scoring.core.request_log import read_log
 from credit_scoring.core.scorer import Scorer
+from credit_scoring.monitoring import performance
+from credit_scoring.monitoring.decisions import ReportError, Window
 
 log = logging.getLogger("drift")
 
@@ -68,6 +72,9 @@ class DriftSummary:
     logged_rows: int  # rows of the log in the window, repeats included
     window: dict[str, str | None]
     decisions: dict[str, float]  # refusal rate, mean probability: reference vs current
+    # Realised performance in the same window, once outcomes are recorded (else the reason
+    # there is none): all cohorts' figures per model and the alerts (monitoring.performance).
+    realised_performance: dict[str, Any] | None = None
 
 
 def parse_time(text: str | None) -> pd.Timestamp | None:
@@ -340,8 +347,32 @@ def run(
             "current_mean_probability": round(float(window[PREDICTION].mean()), 4),
         },
     )
+    summary.realised_performance = realised_section(log_path, since, until)
     (output_dir / SUMMARY_FILE).write_text(json.dumps(asdict(summary), indent=1), "utf-8")
     return summary
+
+
+def realised_section(
+    log_path: Path, since: pd.Timestamp | None, until: pd.Timestamp | None
+) -> dict[str, Any]:
+    """Input drift says the population moved; outcomes say whether the model still ranks
+    well: the performance report's figures over all cohorts of the window, and its alerts."""
+    try:
+        report = performance.build(log_path, performance.Options.of(Window(since, until)))
+    except ReportError as error:
+        return {"why_not": str(error)}
+    overall = report["cohorts"][-1]
+    return {
+        "as_of": report["as_of"],
+        "performance_window_months": report["performance_window_months"],
+        "cohort": {k: v for k, v in overall.items() if k not in report["models"]},
+        "models": {
+            role: {"model_version": model["model_version"], "training": model["training"]}
+            | {k: v for k, v in (overall[role] or {}).items() if k != "bands"}
+            for role, model in report["models"].items()
+        },
+        "alerts": report["alerts"],
+    }
 
 
 def describe(summary: DriftSummary, folder: Path, drift_share: float) -> str:

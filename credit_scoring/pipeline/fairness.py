@@ -32,17 +32,15 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
 from credit_scoring.core.cost import CostMatrix, best_threshold, business_cost
-from credit_scoring.core.profile import get_profile
+from credit_scoring.core.groups import MIN_GROUP_ROWS, MISSING
 from credit_scoring.core.schema import InputSchema
 
 log = logging.getLogger("training")
-MIN_GROUP_ROWS = 30  # fewer applicants in a group: rates too noisy to audit or to gate on
 # A group's AUC ranks its defaulters against its others: with fewer than this many of either,
 # it swings by +-0.1 from one resample to the next, so the AUC gap leaves the group out.
 MIN_CLASS_ROWS = 20
 BOOTSTRAP = 200  # resamples for the 95% intervals
 SIDE_ROWS = 5_000  # rows the side models (proxy, price, alternatives) train on, at most
-MISSING = "missing"
 # A small, regularised LightGBM for the side questions: the same for every comparison, so the
 # differences it shows come from the inputs, not from tuning.
 # About 20 fits of it per audit: kept to 40 trees of 7 leaves, so the audit costs less than a
@@ -68,31 +66,6 @@ class GateBounds:
 
     min_air: float = 0.8
     max_auc_gap: float = 0.1
-
-
-# ---------------------------------------------------------------- groups
-
-
-def group_labels(values: pd.Series, name: str, schema: InputSchema) -> pd.Series:
-    """A protected column as readable audit groups: the profile's banding when it has one
-    (age bands from a birth date), categories as they are, other numbers by quartile."""
-    banding = get_profile(schema.profile).audit_groups.get(name)
-    if banding is not None:
-        labels = banding(values)
-    elif schema.field(name).kind == "categorical":
-        labels = values.astype(object)
-    else:
-        numbers = pd.to_numeric(values, errors="coerce")
-        labels = pd.qcut(numbers, 4, duplicates="drop").astype(str).where(numbers.notna())
-    return labels.astype(object).where(labels.notna(), MISSING).astype(str)
-
-
-def audit_groups(applications: pd.DataFrame, schema: InputSchema) -> pd.DataFrame:
-    """One column of group labels per protected attribute."""
-    return pd.DataFrame(
-        {name: group_labels(applications[name], name, schema) for name in schema.protected},
-        index=applications.index,
-    )
 
 
 # ---------------------------------------------------------------- audit at the threshold

@@ -26,9 +26,9 @@ from sklearn.metrics import (
     roc_curve,
 )
 
+from credit_scoring.core import metrics
 from credit_scoring.core.cost import CostMatrix, business_cost
 from credit_scoring.core.points import PointsScale
-from credit_scoring.pipeline import metrics
 
 
 def metrics_at(

@@ -36,6 +36,8 @@ from credit_scoring.core.features import (
     model_features,
     protected_features,
 )
+from credit_scoring.core.groups import audit_groups
+from credit_scoring.core.metrics import suggest_monotone as monotone_directions
 from credit_scoring.core.models import FAMILIES, Family, LightGBMModel, Model
 from credit_scoring.core.points import PointsScale
 from credit_scoring.core.schema import InputSchema, ModelBundleError
@@ -44,7 +46,6 @@ from credit_scoring.own_table.table import MAX_CATEGORIES, load_own
 from credit_scoring.pipeline import baselines, fairness, model_card, report, search
 from credit_scoring.pipeline.calibrate import CalibrationChoice, choose_calibration
 from credit_scoring.pipeline.git import code_version
-from credit_scoring.pipeline.metrics import suggest_monotone as monotone_directions
 from credit_scoring.pipeline.registry import crown_if_better
 from credit_scoring.pipeline.settings import PipelineSettings
 from credit_scoring.pipeline.tracking import (
@@ -478,7 +479,7 @@ def audit_fairness(
     if not schema.protected:
         log.info("fairness: no protected attribute declared in schema %r: no audit", schema.name)
         return {}
-    groups = fairness.audit_groups(dataset.applications, schema)
+    groups = audit_groups(dataset.applications, schema)
     inputs = fairness.AuditInputs(
         schema=schema,
         x_train=part.x_train,

@@ -5,9 +5,10 @@ it as ``ID_PLACEHOLDER``, which ``response_models`` renames and retypes."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 ID_PLACEHOLDER = "applicant_id"
 
@@ -185,6 +186,24 @@ def response_models(
         _with_id(Score, id_column, id_type),
         _with_id(Prediction, id_column, id_type),
         _with_id(Explanation, id_column, id_type),
+    )
+
+
+class ObservedOutcome(BaseModel):
+    """What the loan system observed for a scored applicant, once final."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    applicant_id: int | str = Field(description="The applicant's id, as it was scored")
+    defaulted: bool = Field(description="Defaulted within the performance window")
+    observed_on: date = Field(description="Date the outcome was observed (not in the future)")
+
+
+class OutcomeReceipt(BaseModel):
+    recorded: int = Field(description="Outcomes newly recorded")
+    unchanged: int = Field(description="Outcomes already recorded identically (idempotent)")
+    unknown_ids: list[str] = Field(
+        description="Ids the decision record never scored: not recorded, check and resend"
     )
 
 

@@ -141,6 +141,14 @@ REPLACED_COMPONENTS = ("InvalidArgument", "NotFound")  # BentoML's, wrong for th
 # A valid override can contradict the record: its 409 (an applicant never scored is a 404).
 OVERRIDES = ("/override",)
 CONFLICT = ("The override repeats the model's own decision", ErrorMessage)
+# /outcomes has a key of its own (always: without CREDIT_OUTCOMES_KEY it is closed, 403) and
+# a 409 for an outcome that contradicts the one recorded.
+OUTCOMES = "/outcomes"
+OUTCOMES_ANSWERS: dict[int, tuple[str, type[BaseModel]]] = {
+    401: ("Missing or wrong outcomes key (the scoring key cannot write outcomes)", ErrorMessage),
+    403: ("Outcomes are closed: the server has no CREDIT_OUTCOMES_KEY", ErrorMessage),
+    409: ("An applicant already has a different outcome recorded", ErrorMessage),
+}
 
 
 def amend_spec(spec: dict[str, Any], api_key: bool, metrics_token: bool) -> dict[str, Any]:
@@ -165,6 +173,7 @@ def amend_spec(spec: dict[str, Any], api_key: bool, metrics_token: bool) -> dict
                 media.get("schema", {}).get("required") for media in body["content"].values()
             )
             answers = STATUS_MODELS | ({401: UNAUTHORIZED[1:]} if api_key else {})
+            answers |= OUTCOMES_ANSWERS if path == OUTCOMES else {}
             operation["responses"].update(_responses(answers))
             if path in OVERRIDES:
                 operation["responses"].update(_responses({409: CONFLICT}))

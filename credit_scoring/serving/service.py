@@ -38,6 +38,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
+from credit_scoring.core import outcomes as outcome_store
 from credit_scoring.core.overrides import NoModelAnswer, OverrideLog, OverrideRefused, model_answer
 from credit_scoring.core.parquet import read_parquet
 from credit_scoring.core.profile import get_profile
@@ -55,11 +56,18 @@ from credit_scoring.core.scorer import (
 )
 from credit_scoring.core.scorer import Explanation as ScorerExplanation
 from credit_scoring.serving import bentoml_fixes, error_log, record, shadow
-from credit_scoring.serving.auth import BearerTokenMiddleware, metrics_path
+from credit_scoring.serving.auth import (
+    BearerTokenMiddleware,
+    ClosedPathMiddleware,
+    metrics_path,
+    outcomes_path,
+)
 from credit_scoring.serving.batch import Batch, to_batch
 from credit_scoring.serving.contract import (
     ChallengerInfo,
     ModelInfo,
+    ObservedOutcome,
+    OutcomeReceipt,
     override_model,
     response_models,
 )
@@ -74,6 +82,7 @@ CHALLENGER_TAG_ENV = "CREDIT_CHALLENGER_TAG"  # the same for the challenger scor
 SHADOW_ENV = "CREDIT_SHADOW"  # "off" for the workers of an arbiter that found no challenger
 ARBITER_PID_ENV = "CREDIT_ARBITER_PID"  # so that a worker can die with its arbiter
 MAX_ROWS_PER_REQUEST = 1000
+MAX_OUTCOMES_PER_REQUEST = 10_000  # ~70 bytes each: well inside the body limit
 MAX_BODY_BYTES = 4 * 1024 * 1024  # 1000 full applications are ~3 MB of JSON
 # BentoML cancels (503) a queued request whose *predicted* latency exceeds max_latency_ms; one
 # 1000-row explain request is enough to train that predictor into refusing everything for a
@@ -496,6 +505,32 @@ class CreditScoring:
         )
 
     @bentoml.api
+    def outcomes(
+        self,
+        outcomes: Annotated[
+            list[ObservedOutcome], Field(min_length=1, max_length=MAX_OUTCOMES_PER_REQUEST)
+        ],
+    ) -> OutcomeReceipt:
+        """Record observed outcomes of scored applicants (the loan system's key,
+        CREDIT_OUTCOMES_KEY): idempotent; unknown ids are answered back, not recorded."""
+        sent = [
+            outcome_store.Outcome(str(o.applicant_id), o.defaulted, o.observed_on) for o in outcomes
+        ]
+        try:
+            receipt = outcome_store.record(SETTINGS.core.request_log, sent)
+        except outcome_store.OutcomeConflict as error:
+            raise Conflict(str(error)) from error
+        except outcome_store.OutcomeError as error:
+            raise bentoml.exceptions.InvalidArgument(str(error)) from error
+        _log_event(
+            "outcomes_recorded",
+            recorded=receipt.recorded,
+            unchanged=receipt.unchanged,
+            unknown=len(receipt.unknown_ids),
+        )
+        return OutcomeReceipt(**asdict(receipt))
+
+    @bentoml.api
     def clients(self) -> list[int | str]:
         """Ids of the clients that ``predict_client`` can score."""
         reference = self.scorer.reference
@@ -590,6 +625,19 @@ CreditScoring.add_asgi_middleware(ModelCardMiddleware)  # type: ignore[attr-defi
 CreditScoring.add_asgi_middleware(record.RecordAnswered, path=SETTINGS.core.request_log)  # type: ignore[attr-defined]
 if SETTINGS.api_key:
     CreditScoring.add_asgi_middleware(BearerTokenMiddleware, token=SETTINGS.api_key)  # type: ignore[attr-defined]
+if SETTINGS.outcomes_key:
+    CreditScoring.add_asgi_middleware(  # type: ignore[attr-defined]
+        BearerTokenMiddleware,
+        token=SETTINGS.outcomes_key,
+        guarded=outcomes_path,
+        what="outcomes key",
+    )
+else:
+    CreditScoring.add_asgi_middleware(  # type: ignore[attr-defined]
+        ClosedPathMiddleware,
+        closed=outcomes_path,
+        message="outcomes are not accepted: the server has no CREDIT_OUTCOMES_KEY",
+    )
 if SETTINGS.metrics_token:
     CreditScoring.add_asgi_middleware(  # type: ignore[attr-defined]
         BearerTokenMiddleware,

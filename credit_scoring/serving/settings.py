@@ -27,6 +27,8 @@ class ServingSettings(BaseSettings):
     api_key: str | None = None  # bearer token the service requires; None = open service
     # bearer token /metrics requires (a scraper's, not the API key); None = /metrics open
     metrics_token: str | None = None
+    # bearer token POST /outcomes requires (the loan system's, not the API key); None = closed
+    outcomes_key: str | None = None
     workers: int = Field(2, ge=1)  # service processes: 2 (the cores here); 1 per pod on k8s
     batching: bool = True  # adaptive batching on (off only to measure what it brings)
     max_batch_size: int = Field(64, ge=1)  # rows per adaptive batch (README, Serving figures)

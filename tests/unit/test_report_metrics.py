@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from credit_scoring.pipeline import metrics
+from credit_scoring.core import metrics
 
 
 def test_auc_gini_and_ks_on_a_hand_worked_case():

@@ -9,6 +9,7 @@ probability on the data is the best any model can reach: the Bayes AUC.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -265,11 +266,18 @@ class PopulationShift:
 
     Each factor is 1 for "no shift". Defaults: external scores 30% lower, applicants' years
     above 21 cut by a third, loans 60% larger (annuity and goods price follow the credit).
+
+    The risk changes too, not only the inputs (``draw_outcomes``): the shifted applicants'
+    true default logit keeps only ``risk_signal`` of the original one's correlation (the rest
+    is a cause the application does not show: a local downturn, a new fraud pattern) and
+    their default rate is ``default_rate``. A model's realised AUC on them falls.
     """
 
     ext_source_factor: float = 0.7
     age_factor: float = 0.67
     credit_factor: float = 1.6
+    risk_signal: float = 0.4  # correlation of the shifted true logit with the original (1: same)
+    default_rate: float = 0.12
 
 
 def shift_population(
@@ -278,7 +286,7 @@ def shift_population(
     """A copy of generated applications as a drifted population would send them.
 
     Values stay inside the input schema's ranges, so the service accepts every row. TARGET is
-    dropped: the shifted clients' outcomes are not simulated.
+    dropped: the shifted clients' outcomes come from ``draw_outcomes`` with the shift.
     """
     shift = shift or PopulationShift()
     shifted = applications.drop(columns=[TARGET_COLUMN], errors="ignore").copy()
@@ -296,3 +304,34 @@ def shift_population(
     for name in ("AMT_CREDIT", "AMT_ANNUITY", "AMT_GOODS_PRICE"):
         shifted[name] = np.round(shifted[name] * shift.credit_factor, 1)
     return shifted
+
+
+def draw_outcomes(
+    data: SyntheticData,
+    ids: Iterable[int] | None = None,
+    shift: PopulationShift | None = None,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """The outcome (defaulted 0/1) and true default probability of generated applicants
+    (``ids``: the ones sent; default all), as a loan system would report them once the
+    performance window has passed: complete information, every applicant's outcome known.
+
+    Unshifted, an outcome is the TARGET ``generate`` drew from the true probability. With a
+    ``shift`` (the population ``shift_population`` sends), the true risk itself changes (see
+    ``PopulationShift``) and outcomes are drawn anew from it, seeded."""
+    frame = data.applications
+    probability = data.true_probability.to_numpy()
+    defaulted = frame[TARGET_COLUMN].to_numpy()
+    if shift is not None:
+        rng = np.random.default_rng(seed)
+        logit = np.log(probability / (1 - probability))
+        spread = np.std(logit)
+        kept = (logit - logit.mean()) / spread
+        hidden = rng.normal(size=len(logit))
+        changed = spread * (shift.risk_signal * kept + np.sqrt(1 - shift.risk_signal**2) * hidden)
+        probability = expit(changed + _intercept_for_rate(changed, shift.default_rate))
+        defaulted = (rng.random(len(probability)) < probability).astype(int)
+    outcomes = pd.DataFrame(
+        {ID_COLUMN: frame[ID_COLUMN], "defaulted": defaulted, "true_probability": probability}
+    )
+    return outcomes if ids is None else outcomes[outcomes[ID_COLUMN].isin(list(ids))]

@@ -4,7 +4,8 @@ ROC AUC with a bootstrap confidence interval (with ~100 defaulters an AUC is onl
 about +-0.025), Gini and KS, a decile or band table (counts, bad rate, predicted against
 observed, cumulative approval and the bad rate among the approved), the approval-rate vs
 bad-rate curve, and the monotone directions the data shows clearly. Training logs them
-(``pipeline.report``); the unit tests check them on figures worked out by hand.
+(``pipeline.report``) and the realised-performance report computes them on outcomes
+(``monitoring.performance``); the unit tests check them on figures worked out by hand.
 """
 
 from __future__ import annotations
