@@ -488,6 +488,62 @@ def example_tables(
         typer.echo(write_example(table, path, rows, seed))
 
 
+@app.command("batch-score")
+def batch_score(
+    applications: Path = typer.Argument(
+        ..., help="The application table (.parquet file or folder, or .csv with a header)"
+    ),
+    histories: Path = typer.Option(
+        None,
+        help="Folder of the history tables, as <table>.parquet or <table>.csv; absent tables "
+        "have no rows [default: the application table's folder]",
+    ),
+    output: str = typer.Option(
+        None,
+        help="Output folder or URI: scores/ and rejects/ (Parquet), replaced whole on a rerun "
+        "[default: reports/portfolio]",
+    ),
+    model: Path = typer.Option(None, help="A model bundle folder instead of the store's model"),
+    model_tag: str = typer.Option(
+        None, help="BentoML model to score with [default: <CREDIT_MODEL_NAME>:latest]"
+    ),
+    master: str = typer.Option(
+        None, help="Spark master, e.g. local[2], spark://host:7077 [default: local[*]]"
+    ),
+    memory: str = typer.Option("2g", help="Spark driver memory (local mode: all of Spark's)"),
+    executor_memory: str = typer.Option(None, help="Spark executor memory (a cluster's)"),
+    buckets: int = typer.Option(32, min=1, help="Client buckets: one pandas call each"),
+    partitions: int = typer.Option(None, min=1, help="Shuffle partitions [default: buckets]"),
+) -> None:
+    """Score a whole portfolio on Spark with the promoted model: the service's features,
+    probability, decision, points, band and reasons for every client; bad rows to rejects/."""
+    if model is not None and model_tag is not None:
+        raise typer.BadParameter("give --model or --model-tag, not both")
+    with _errors_in_one_line():
+        from dataclasses import asdict
+
+        from credit_scoring.batch import bundle as bundles
+        from credit_scoring.batch import spark as job
+        from credit_scoring.core.settings import CoreSettings
+
+        core = CoreSettings()
+        chosen = (
+            bundles.from_folder(model)
+            if model is not None
+            else bundles.from_store(model_tag or f"{core.model_name}:latest")
+        )
+        files = job.input_files(applications, histories, chosen)
+        options = job.SparkOptions(master, memory, executor_memory, partitions, buckets)
+        spark = job.session(options)
+        try:
+            summary = job.score_portfolio(
+                spark, files, chosen, str(output or core.reports_dir / "portfolio"), buckets
+            )
+        finally:
+            spark.stop()
+    typer.echo(json.dumps(asdict(summary), indent=1))
+
+
 def _run_tool(module: str, args: list[str]) -> None:
     """Become ``python -m <module> ARGS`` when the working directory is a checkout (the tools
     are not part of the installed package); say so in one line otherwise."""
