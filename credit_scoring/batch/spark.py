@@ -266,22 +266,34 @@ def _write_rejects(checked: Checked, path: str) -> None:
     union.coalesce(1).write.mode("overwrite").parquet(path)
 
 
+def _reject_incomplete(spark: SparkSession, checked: Checked, rejects_path: str) -> None:
+    """Append to the rejects each valid application with a rejected history row, naming the
+    tables: a client is scored from all its rows or not at all, as the service answers a
+    request whole or refuses it."""
+    rejects = spark.read.parquet(rejects_path)
+    from_histories = rejects.where((F.col("table") != APPLICATION) & F.col("client_id").isNotNull())
+    incomplete = from_histories.groupBy(F.col("client_id").alias("__bad")).agg(
+        F.array_join(F.array_sort(F.collect_set("table")), ", ").alias("__tables")
+    )
+    valid = checked.applications.where(F.col(REASON) == "")
+    rows = valid.join(incomplete, valid[CLIENT].cast("string") == incomplete["__bad"], "inner")
+    reason = F.concat(F.lit("not scored: rejected rows in "), F.col("__tables"))
+    rows = rows.withColumn(REASON, reason).drop("__bad", "__tables")
+    checks.rejected(rows, APPLICATION).coalesce(1).write.mode("append").parquet(rejects_path)
+
+
 def _scored_inputs(
     spark: SparkSession, checked: Checked, rejects_path: str
 ) -> tuple[DataFrame, dict[str, DataFrame]]:
-    """The applications to score (valid, and with no rejected history row) and their valid
-    history rows: a client is scored from all its rows or not at all, as the service answers
-    a request whole or refuses it."""
-    rejects = spark.read.parquet(rejects_path)
-    incomplete = rejects.where((F.col("table") != APPLICATION) & F.col("client_id").isNotNull())
-    bad = incomplete.select(F.col("client_id").alias("__bad")).distinct()
+    """The applications no reject names, and their valid history rows."""
+    rejects = spark.read.parquet(rejects_path).where(F.col("table") == APPLICATION)
+    bad = rejects.select(F.col("client_id").alias("__bad")).distinct()
     valid = checked.applications.where(F.col(REASON) == "")
     valid = valid.join(bad, valid[CLIENT].cast("string") == bad["__bad"], "left_anti")
     ids = valid.select(F.col(CLIENT).alias("__id"))
+    linked = F.col(CLIENT) == F.col("__id")
     histories = {
-        name: frame.where(F.col(REASON) == "").join(
-            ids, F.col(CLIENT) == F.col("__id"), "left_semi"
-        )
+        name: frame.where(F.col(REASON) == "").join(ids, linked, "left_semi")
         for name, frame in checked.histories.items()
     }
     return valid, histories
@@ -341,6 +353,7 @@ def score_portfolio(
     try:
         checked = checked_tables(spark, schema_tables, scorer, files)
         _write_rejects(checked, out.part(REJECTS_DIR))
+        _reject_incomplete(spark, checked, out.part(REJECTS_DIR))
         applications, histories = _scored_inputs(spark, checked, out.part(REJECTS_DIR))
         union = _packed(applications, APPLICATION, buckets)
         for name, frame in histories.items():
