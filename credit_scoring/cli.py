@@ -544,6 +544,35 @@ def batch_score(
     typer.echo(json.dumps(asdict(summary), indent=1))
 
 
+@app.command("portfolio-drift")
+def portfolio_drift(
+    outputs: list[Path] = typer.Argument(..., help="batch-score output folders (one per run)"),
+    model: str = typer.Option(
+        None, help="BentoML model whose reference is compared [<CREDIT_MODEL_NAME>:latest]"
+    ),
+    output_dir: Path = typer.Option(
+        None, help="Report folder [default: <CREDIT_REPORTS_DIR>/portfolio-drift]"
+    ),
+    threshold: float = typer.Option(0.25, help="PSI at which the score distribution drifted"),
+) -> None:
+    """Compare the score distribution of batch-score runs with the model's training
+    reference (PSI) and show the refusal rate per run; HTML + JSON reports."""
+    with _errors_in_one_line(ValueError):
+        from credit_scoring.core.settings import CoreSettings
+        from credit_scoring.monitoring import drift as report
+
+        core = CoreSettings()
+        folder = output_dir or core.reports_dir / "portfolio-drift"
+        scorer, _ = report.load_promoted(model or f"{core.model_name}:latest")
+        summary = report.run_portfolio(outputs, scorer, folder, threshold)
+    verdict = "SCORE DRIFT" if summary["score_drift"] else "no score drift"
+    typer.echo(
+        f"{verdict}: PSI {summary['psi']} over {summary['clients']} clients in "
+        f"{summary['runs']} runs; refusal rate {summary['portfolio_refusal_rate']:.1%} vs "
+        f"{summary['reference_refusal_rate']:.1%} in the reference; written to {folder}"
+    )
+
+
 def _run_tool(module: str, args: list[str]) -> None:
     """Become ``python -m <module> ARGS`` when the working directory is a checkout (the tools
     are not part of the installed package); say so in one line otherwise."""

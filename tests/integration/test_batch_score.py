@@ -51,8 +51,9 @@ def _bad_rows(
 
 
 @pytest.fixture(scope="module")
-def portfolio(pipeline, tmp_path_factory) -> tuple[pd.DataFrame, pd.DataFrame, dict, list]:
-    """(scores, rejects, the bad clients by case, the sample's ids) of one batch-score run."""
+def portfolio(pipeline, tmp_path_factory) -> tuple[pd.DataFrame, pd.DataFrame, dict, list, Path]:
+    """(scores, rejects, the bad clients by case, the sample's ids, the output folder) of one
+    batch-score run."""
     scorer = Scorer.load(pipeline.model_dir())
     folder = tmp_path_factory.mktemp("portfolio")
     reference = scorer.reference.drop(columns=[scorer.schema.target_column])
@@ -70,11 +71,11 @@ def portfolio(pipeline, tmp_path_factory) -> tuple[pd.DataFrame, pd.DataFrame, d
     pipeline.run(*command, *options, "--memory", "1g")
     scores = pd.read_parquet(output / "scores")
     rejects = pd.read_parquet(output / "rejects")
-    return scores, rejects, bad, ids
+    return scores, rejects, bad, ids, output
 
 
 def test_batch_scores_equal_the_service(portfolio, service_url, pipeline):
-    scores, _, bad, ids = portfolio
+    scores, _, bad, ids, _ = portfolio
     good = [i for i in ids if i not in bad.values()]
     served = post(service_url, "predict_client", {"client_ids": good}).json()
     batch = scores.set_index("SK_ID_CURR").loc[good]
@@ -92,7 +93,7 @@ def test_batch_scores_equal_the_service(portfolio, service_url, pipeline):
 
 
 def test_bad_rows_are_written_to_rejects_with_their_reason(portfolio):
-    _, rejects, bad, _ = portfolio
+    _, rejects, bad, _, _ = portfolio
     by_client = rejects.groupby("client_id")["reason"].apply(" | ".join)
     assert by_client[str(bad["repeated"])].count("appears more than once") == 2
     assert "below its minimum" in by_client[str(bad["out_of_range"])]
@@ -107,3 +108,14 @@ def test_bad_rows_are_written_to_rejects_with_their_reason(portfolio):
     assert json.loads(orphans[orphans["table"] == "bureau"]["row"].iloc[0])["SK_ID_CURR"] == (
         ORPHAN_CLIENT
     )
+
+
+def test_portfolio_drift_reads_the_batch_output(portfolio, pipeline, tmp_path):
+    scores, *_, output = portfolio
+    result = pipeline.run(CLI, "portfolio-drift", str(output), "--output-dir", str(tmp_path))
+    assert "score drift" in result.stdout.lower()
+    summary = json.loads((tmp_path / "portfolio_summary.json").read_text())
+    assert summary["clients"] == len(scores) and summary["runs"] == 1
+    refused = float((scores["decision"] == "refused").mean())
+    assert summary["portfolio_refusal_rate"] == pytest.approx(refused, abs=1e-4)
+    assert (tmp_path / "scores_over_time.html").is_file()
