@@ -2,7 +2,7 @@
 the same feature function and scorer as the service (``batch.portfolio.score_clients``).
 
 The plan: every table is checked and brought to the applicant's id (a table linked through a
-parent, Home Credit's monthly bureau balances, joins its parent's rows for it); each client
+parent, such as the monthly balances of a credit, joins its parent's rows); each client
 is assigned to a bucket (hash of the id mod ``buckets``); each table's rows are packed per
 bucket into Arrow blobs tagged with the table's name, the tables are unioned, and one
 ``applyInPandas`` call per bucket unpacks all its tables and scores its clients (``cogroup``
