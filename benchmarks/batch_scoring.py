@@ -156,7 +156,9 @@ def _run_all(args: argparse.Namespace, data: Path, model: Path, work: Path) -> l
         for count in buckets if master == "local[2]" else buckets[:1]:
             name = f"batch-score {master}, {count} buckets"
             options = ["--master", master, "--buckets", str(count)]
-            command = [*base, *options, "--output", str(work / f"out-{master}-{count}")]
+            # No brackets in the path: Hadoop reads them as a glob.
+            output = work / f"out-{master[6:-1]}-cores-{count}"
+            command = [*base, *options, "--output", str(output)]
             results.append(measured(name, command, args.rows))
     if not args.skip_in_process:
         command = [sys.executable, "-m", "benchmarks.batch_scoring", "--in-process"]

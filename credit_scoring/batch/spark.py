@@ -24,7 +24,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -79,7 +79,6 @@ class RunSummary:
     model_version: str
     seconds: float
     buckets: int
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 def session(options: SparkOptions) -> SparkSession:
