@@ -70,6 +70,7 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet uv==0.13.8
 	$(UV) pip install --python $(PY) --quiet -r requirements.lock
 	$(UV) pip install --python $(PY) --quiet --no-deps -e .
+	@$(MAKE) --no-print-directory java
 	@touch $(STAMP)
 
 install: $(STAMP)  ## create .venv and install the locked dependencies (reused when up to date)
@@ -222,3 +223,30 @@ k8s-smoke: install  ## play deploy/k8s on the built image (podman, 127.0.0.1): p
 
 k8s-resources: install  ## re-measure a pod's CPU per request and peak memory (RPS, DURATION) for deploy/k8s
 	$(PY) -m deploy.k8s_resources --rps $(or $(RPS),50) --seconds $(or $(DURATION),30)
+
+# --- Portfolio scoring on Spark (credit_scoring/batch/): needs Java 17+ --------------------
+# var PORTFOLIO       batch-score: the application table to score (default: the generated ROWS set)
+# var MASTER          batch-score: Spark master (local[*]; local[2], spark://host:7077, yarn)
+# var BUCKETS         batch-score: client buckets, one pandas call each (32)
+PORTFOLIO ?= data/generated/$(ROWS)-0/application_train.parquet
+JAVA_MIN  := 17
+
+.PHONY: java batch-score bench-batch
+
+java:  ## Java 17+ for Spark: apt-installs openjdk-17-jre-headless where missing (root)
+	@v=$$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1); \
+	if [ -n "$$v" ] && [ "$$v" -ge $(JAVA_MIN) ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless; \
+	else \
+		echo "note: batch-score (Spark) needs Java $(JAVA_MIN)+ and found $${v:-none}: install" \
+		"openjdk-17-jre-headless (sudo apt-get install openjdk-17-jre-headless) or set" \
+		"JAVA_HOME; everything else works without it"; \
+	fi
+
+batch-score: install  ## score every client of PORTFOLIO on Spark -> reports/portfolio/{scores,rejects}
+	$(CLI) batch-score $(PORTFOLIO) $(if $(MASTER),--master '$(MASTER)') \
+		$(if $(BUCKETS),--buckets $(BUCKETS))
+
+bench-batch: install  ## batch-score local[1]/local[2] vs in-process: clients/s, peak memory (FULL_ROWS)
+	$(PY) -m benchmarks.batch_scoring --rows $(FULL_ROWS)

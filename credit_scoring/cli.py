@@ -649,6 +649,91 @@ def example_tables(
         typer.echo(write_example(table, path, rows, seed))
 
 
+@app.command("batch-score")
+def batch_score(
+    applications: Path = typer.Argument(
+        ..., help="The application table (.parquet file or folder, or .csv with a header)"
+    ),
+    histories: Path = typer.Option(
+        None,
+        help="Folder of the history tables, as <table>.parquet or <table>.csv; absent tables "
+        "have no rows [default: the application table's folder]",
+    ),
+    output: str = typer.Option(
+        None,
+        help="Output folder or URI: scores/ and rejects/ (Parquet), replaced whole on a rerun "
+        "[default: reports/portfolio]",
+    ),
+    model: Path = typer.Option(None, help="A model bundle folder instead of the store's model"),
+    model_tag: str = typer.Option(
+        None, help="BentoML model to score with [default: <CREDIT_MODEL_NAME>:latest]"
+    ),
+    master: str = typer.Option(
+        None, help="Spark master, e.g. local[2], spark://host:7077 [default: local[*]]"
+    ),
+    memory: str = typer.Option("2g", help="Spark driver memory (local mode: all of Spark's)"),
+    executor_memory: str = typer.Option(None, help="Spark executor memory (a cluster's)"),
+    buckets: int = typer.Option(32, min=1, help="Client buckets: one pandas call each"),
+    partitions: int = typer.Option(None, min=1, help="Shuffle partitions [default: buckets]"),
+) -> None:
+    """Score a whole portfolio on Spark with the promoted model: the service's features,
+    probability, decision, points, band and reasons for every client; bad rows to rejects/."""
+    if model is not None and model_tag is not None:
+        raise typer.BadParameter("give --model or --model-tag, not both")
+    with _errors_in_one_line():
+        from dataclasses import asdict
+
+        from credit_scoring.batch import bundle as bundles
+        from credit_scoring.batch import spark as job
+        from credit_scoring.core.settings import CoreSettings
+
+        core = CoreSettings()
+        chosen = (
+            bundles.from_folder(model)
+            if model is not None
+            else bundles.from_store(model_tag or f"{core.model_name}:latest")
+        )
+        files = job.input_files(applications, histories, chosen)
+        options = job.SparkOptions(master, memory, executor_memory, partitions, buckets)
+        spark = job.session(options)
+        try:
+            summary = job.score_portfolio(
+                spark, files, chosen, str(output or core.reports_dir / "portfolio"), buckets
+            )
+        finally:
+            spark.stop()
+    typer.echo(json.dumps(asdict(summary), indent=1))
+
+
+@app.command("portfolio-drift")
+def portfolio_drift(
+    outputs: list[Path] = typer.Argument(..., help="batch-score output folders (one per run)"),
+    model: str = typer.Option(
+        None, help="BentoML model whose reference is compared [<CREDIT_MODEL_NAME>:latest]"
+    ),
+    output_dir: Path = typer.Option(
+        None, help="Report folder [default: <CREDIT_REPORTS_DIR>/portfolio-drift]"
+    ),
+    threshold: float = typer.Option(0.25, help="PSI at which the score distribution drifted"),
+) -> None:
+    """Compare the score distribution of batch-score runs with the model's training
+    reference (PSI) and show the refusal rate per run; HTML + JSON reports."""
+    with _errors_in_one_line(ValueError):
+        from credit_scoring.core.settings import CoreSettings
+        from credit_scoring.monitoring import drift as report
+
+        core = CoreSettings()
+        folder = output_dir or core.reports_dir / "portfolio-drift"
+        scorer, _ = report.load_promoted(model or f"{core.model_name}:latest")
+        summary = report.run_portfolio(outputs, scorer, folder, threshold)
+    verdict = "SCORE DRIFT" if summary["score_drift"] else "no score drift"
+    typer.echo(
+        f"{verdict}: PSI {summary['psi']} over {summary['clients']} clients in "
+        f"{summary['runs']} runs; refusal rate {summary['portfolio_refusal_rate']:.1%} vs "
+        f"{summary['reference_refusal_rate']:.1%} in the reference; written to {folder}"
+    )
+
+
 def _run_tool(module: str, args: list[str]) -> None:
     """Become ``python -m <module> ARGS`` when the working directory is a checkout (the tools
     are not part of the installed package); say so in one line otherwise."""

@@ -31,6 +31,7 @@ import pandas as pd
 from evidently import DataDefinition, Dataset, Report
 from evidently.presets import DataDriftPreset
 
+from credit_scoring.core.parquet import read_parquet
 from credit_scoring.core.profile import get_profile
 from credit_scoring.core.request_log import read_log
 from credit_scoring.core.scorer import Scorer
@@ -385,3 +386,53 @@ def describe(summary: DriftSummary, folder: Path, drift_share: float) -> str:
         f"{summary.reference_rows} reference rows; written to {folder} "
         f"({REPORT_FILE}, {SUMMARY_FILE}, {SCORES_FILE}) at {datetime.now(UTC):%H:%M:%S} UTC"
     )
+
+
+PORTFOLIO_SUMMARY_FILE = "portfolio_summary.json"
+
+
+def portfolio_scores(outputs: list[Path]) -> pd.DataFrame:
+    """The answers of one or more `batch-score` runs (their output folders, or the ``scores``
+    folders in them), the run time as ``logged_at``: months of portfolio scores side by side."""
+    frames = []
+    for path in outputs:
+        folder = path / "scores" if (path / "scores").is_dir() else path
+        if not folder.exists():
+            raise DriftError(f"{path}: no batch-score output (scores/) there")
+        columns = [PREDICTION, "decision", "model_version", "scored_at"]
+        frames.append(read_parquet(folder, columns=columns))
+    scores = pd.concat(frames, ignore_index=True).rename(columns={"scored_at": "logged_at"})
+    scores["logged_at"] = pd.to_datetime(scores["logged_at"], utc=True)
+    return scores
+
+
+def run_portfolio(
+    outputs: list[Path], scorer: Scorer, output_dir: Path, threshold: float = PSI_SIGNIFICANT
+) -> dict[str, Any]:
+    """The portfolio's score distribution (PSI of the probability) and refusal rate per run
+    against the reference sample, scored with its history rows as the batch job scores."""
+    scores = portfolio_scores(outputs)
+    sample = _reference(scorer)
+    reference = pd.DataFrame({PREDICTION: scorer.predict_proba(sample, scorer.reference_histories)})
+    snapshot, drifted, psi, _ = drift_report(
+        scorer, reference, scores, [PREDICTION], threshold, drift_share=1.0
+    )
+    output_dir.mkdir(parents=True, exist_ok=True)
+    snapshot.save_html(str(output_dir / REPORT_FILE))
+    per_run = scores_over_time(scores, reference[PREDICTION], scorer.threshold, output_dir)
+    summary = {
+        "score_drift": bool(drifted),
+        "psi": round(psi[PREDICTION], 4),
+        "threshold": threshold,
+        "clients": len(scores),
+        "runs": int(scores["logged_at"].nunique()),
+        "model_versions": sorted(scores["model_version"].unique()),
+        "reference_rows": len(reference),
+        "reference_refusal_rate": round(
+            float((reference[PREDICTION] >= scorer.threshold).mean()), 4
+        ),
+        "portfolio_refusal_rate": round(float((scores["decision"] == "refused").mean()), 4),
+        "per_period": json.loads(per_run.to_json(orient="records", date_format="iso")),
+    }
+    (output_dir / PORTFOLIO_SUMMARY_FILE).write_text(json.dumps(summary, indent=1), "utf-8")
+    return summary

@@ -1,0 +1,390 @@
+"""Portfolio scoring on Spark: every client of a portfolio scored with the promoted bundle, by
+the same feature function and scorer as the service (``batch.portfolio.score_clients``).
+
+The plan: every table is checked and brought to the applicant's id (a table linked through a
+parent, such as the monthly balances of a credit, joins its parent's rows); each client
+is assigned to a bucket (hash of the id mod ``buckets``); each table's rows are packed per
+bucket into Arrow blobs tagged with the table's name, the tables are unioned, and one
+``applyInPandas`` call per bucket unpacks all its tables and scores its clients (``cogroup``
+takes only two frames; a union of blobs takes any number, whatever their columns). The model
+bundle is shipped to the executors once (``SparkContext.addFile``) and loaded once per Python
+worker.
+
+The output folder holds ``scores/`` (Parquet, one row per client scored) and ``rejects/``
+(Parquet, one row per input row not scored, with its reasons); it is written beside the
+destination and swapped in when complete, so a failed or interrupted rerun leaves the previous
+output whole.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+from pyspark import SparkFiles
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from credit_scoring.batch import checks
+from credit_scoring.batch.checks import CLIENT, REASON
+from credit_scoring.batch.portfolio import score_clients, typed_histories
+from credit_scoring.core.dataset import DataError
+from credit_scoring.core.profile import get_profile
+from credit_scoring.core.schema import InputSchema
+from credit_scoring.core.scorer import SCHEMA_FILE, Scorer, verify_digests
+from credit_scoring.core.tables import HistoryTable, linking_order, parent_keys
+
+log = logging.getLogger("batch")
+APPLICATION = "application"  # the application table's tag in the union and the rejects
+BUCKET = "__bucket"
+SCORES_DIR, REJECTS_DIR = "scores", "rejects"
+# Rows per Arrow batch when packing: blobs of a few thousand rows, not one per client.
+PACK_ROWS = 100_000
+
+
+@dataclass(frozen=True)
+class SparkOptions:
+    master: str | None = None  # None: spark-submit's, else local[*]
+    memory: str | None = "2g"  # driver (and, in local mode, executor) memory
+    executor_memory: str | None = None
+    partitions: int | None = None  # shuffle partitions; None: the bucket count
+    buckets: int = 32
+    app_name: str = "credit-scoring batch-score"
+
+
+@dataclass(frozen=True)
+class Bundle:
+    folder: Path  # the model bundle (a BentoML store version folder or a copy of one)
+    version: str  # "name:version", as the service reports it
+    digest: str  # the bundle's SHA-256 (its digests manifest's), as the decision record keeps
+
+
+@dataclass
+class RunSummary:
+    scored: int
+    rejected: dict[str, int]  # table -> rows rejected
+    reasons: dict[str, int]  # reason -> rows (the column and problem, never a value)
+    output: str
+    model_version: str
+    seconds: float
+    buckets: int
+
+
+def session(options: SparkOptions) -> SparkSession:
+    """A Spark session whose Python workers run this interpreter (else they start another
+    one, which lacks pyarrow and this package), with the console progress bar on."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName(options.app_name)
+    if options.master:
+        builder = builder.master(options.master)
+    settings = {
+        "spark.driver.memory": options.memory,
+        "spark.executor.memory": options.executor_memory,
+        "spark.sql.shuffle.partitions": str(options.partitions or options.buckets),
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.ui.showConsoleProgress": "true",
+        "spark.sql.session.timeZone": "UTC",
+    }
+    for key, value in settings.items():
+        if value is not None:
+            builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+def _read(spark: SparkSession, path: Path) -> DataFrame:
+    """A Parquet file or folder, or a CSV file with a header (types inferred: a column with
+    one bad value stays text and that row is rejected, naming the column)."""
+    if path.suffix == ".csv":
+        return spark.read.csv(str(path), header=True, inferSchema=True, mode="PERMISSIVE")
+    if path.suffix == ".parquet" or path.is_dir():
+        return spark.read.parquet(str(path))
+    raise DataError(f"{path}: give a .parquet or .csv table")
+
+
+def history_files(folder: Path, names: tuple[str, ...]) -> dict[str, Path]:
+    """The history tables found in ``folder`` as ``<table>.parquet`` or ``<table>.csv``."""
+    found = {}
+    for name in names:
+        for suffix in (".parquet", ".csv"):
+            if (folder / f"{name}{suffix}").exists():
+                found[name] = folder / f"{name}{suffix}"
+                break
+    return found
+
+
+def input_files(applications: Path, histories: Path | None, bundle: Bundle) -> dict[str, Path]:
+    """The application table and the model's history tables found (by the names its schema
+    lists) in ``histories``, else beside the application table; a table not found has no
+    rows, as a request without it, and is named in the log."""
+    if not applications.exists():
+        raise DataError(f"{applications}: no such application table")
+    folder = histories or applications.parent
+    if not folder.is_dir():
+        raise DataError(f"--histories {folder}: not a folder")
+    schema = InputSchema.from_json((bundle.folder / SCHEMA_FILE).read_text("utf-8"))
+    found = history_files(folder, schema.tables)
+    missing = [n for n in schema.tables if n not in found]
+    if missing:
+        log.warning("history tables not found in %s (scored as no rows): %s", folder, missing)
+    return {APPLICATION: applications, **found}
+
+
+@cache
+def _scorer(name: str, digest: str) -> Scorer:
+    """The shipped bundle, checked against the driver's digest and loaded once per worker."""
+    folder = Path(SparkFiles.get(name))
+    if verify_digests(folder) != digest:
+        raise RuntimeError(f"the model bundle shipped to this executor is not {digest}")
+    scorer = Scorer.load(folder)
+    _ = scorer.reference_values  # the granted applicants' medians, once per worker
+    return scorer
+
+
+def _pack(table: str) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """mapInArrow function: each batch's rows grouped by bucket, one Arrow IPC blob each."""
+
+    def pack(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            rows = pa.Table.from_batches([batch])
+            buckets = rows.column(BUCKET).to_numpy()
+            values = rows.drop_columns([BUCKET])
+            keys, blobs = [], []
+            for bucket in sorted(set(buckets.tolist())):
+                sink = pa.BufferOutputStream()
+                chosen = values.filter(pa.array(buckets == bucket))
+                with pa.ipc.new_stream(sink, chosen.schema) as writer:
+                    writer.write_table(chosen)
+                keys.append(bucket)
+                blobs.append(sink.getvalue().to_pybytes())
+            yield pa.RecordBatch.from_pydict(
+                {"bucket": keys, "table": [table] * len(keys), "payload": blobs},
+                schema=PACKED,
+            )
+
+    return pack
+
+
+PACKED = pa.schema([("bucket", pa.int32()), ("table", pa.string()), ("payload", pa.binary())])
+PACKED_SPARK = "bucket int, table string, payload binary"
+
+
+def _unpacked(group: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """A bucket's rows, table by table, back as pandas frames."""
+    tables = {}
+    for name, rows in group.groupby("table"):
+        parts = [pa.ipc.open_stream(blob).read_all() for blob in rows["payload"]]
+        tables[str(name)] = pa.concat_tables(parts).to_pandas()
+    return tables
+
+
+def _score_bucket(bundle_name: str, digest: str) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """applyInPandas function: one bucket's applications and history rows -> its answers."""
+
+    def score(group: pd.DataFrame) -> pd.DataFrame:
+        scorer = _scorer(bundle_name, digest)
+        tables = _unpacked(group)
+        applications = tables.pop(APPLICATION)
+        histories = typed_histories(scorer.schema, tables) if scorer.schema.tables else None
+        return score_clients(scorer, applications, histories)
+
+    return score
+
+
+def _answer_schema(id_type: T.DataType, id_column: str) -> T.StructType:
+    strings = T.ArrayType(T.StringType())
+    return T.StructType(
+        [
+            T.StructField(id_column, id_type),
+            T.StructField("probability", T.DoubleType()),
+            T.StructField("decision", T.StringType()),
+            T.StructField("threshold", T.DoubleType()),
+            T.StructField("points", T.DoubleType()),
+            T.StructField("band", T.StringType()),
+            T.StructField("reasons", T.StringType()),
+            T.StructField("principal_reasons", strings),
+            T.StructField("warnings", strings),
+        ]
+    )
+
+
+@dataclass
+class Checked:
+    applications: DataFrame
+    histories: dict[str, DataFrame]  # in linking order
+    specs: dict[str, HistoryTable]
+
+
+def checked_tables(
+    spark: SparkSession, schema_tables: dict[str, HistoryTable], scorer: Scorer, files: dict
+) -> Checked:
+    """Every input table typed and checked (``batch.checks``), histories brought to the
+    applicant's id, parents before their children."""
+    schema = scorer.schema
+    applications = checks.applications(_read(spark, files[APPLICATION]), schema)
+    client_kind = "long" if schema.id_integer else "string"
+    children_keys = parent_keys(schema_tables)
+    histories: dict[str, DataFrame] = {}
+    for name in linking_order(schema_tables, [n for n in schema_tables if n in files]):
+        spec = schema_tables[name]
+        frame = checks.history(
+            _read(spark, files[name]), spec, histories, client_kind, children_keys.get(name)
+        )
+        if spec.link.parent is None:
+            frame = checks.without_application(frame, applications, schema.id_column)
+        histories[name] = frame
+    return Checked(applications, histories, schema_tables)
+
+
+def _bucketed(frame: DataFrame, buckets: int) -> DataFrame:
+    return frame.withColumn(BUCKET, F.pmod(F.xxhash64(CLIENT), F.lit(buckets)).cast("int"))
+
+
+def _packed(frame: DataFrame, table: str, buckets: int) -> DataFrame:
+    values = [c for c in frame.columns if c not in (CLIENT, REASON)]
+    columns = [F.col(f"`{c}`") for c in values]
+    return _bucketed(frame, buckets).select(*columns, BUCKET).mapInArrow(_pack(table), PACKED_SPARK)
+
+
+def _write_rejects(checked: Checked, path: str) -> None:
+    parts = [checks.rejected(checked.applications, APPLICATION)]
+    parts += [checks.rejected(frame, name) for name, frame in checked.histories.items()]
+    union = parts[0]
+    for part in parts[1:]:
+        union = union.unionByName(part)
+    union.coalesce(1).write.mode("overwrite").parquet(path)
+
+
+def _reject_incomplete(spark: SparkSession, checked: Checked, rejects_path: str) -> None:
+    """Append to the rejects each valid application with a rejected history row, naming the
+    tables: a client is scored from all its rows or not at all, as the service answers a
+    request whole or refuses it."""
+    rejects = spark.read.parquet(rejects_path)
+    from_histories = rejects.where((F.col("table") != APPLICATION) & F.col("client_id").isNotNull())
+    incomplete = from_histories.groupBy(F.col("client_id").alias("__bad")).agg(
+        F.array_join(F.array_sort(F.collect_set("table")), ", ").alias("__tables")
+    )
+    valid = checked.applications.where(F.col(REASON) == "")
+    rows = valid.join(incomplete, valid[CLIENT].cast("string") == incomplete["__bad"], "inner")
+    reason = F.concat(F.lit("not scored: rejected rows in "), F.col("__tables"))
+    rows = rows.withColumn(REASON, reason).drop("__bad", "__tables")
+    checks.rejected(rows, APPLICATION).coalesce(1).write.mode("append").parquet(rejects_path)
+
+
+def _scored_inputs(
+    spark: SparkSession, checked: Checked, rejects_path: str
+) -> tuple[DataFrame, dict[str, DataFrame]]:
+    """The applications no reject names, and their valid history rows."""
+    rejects = spark.read.parquet(rejects_path).where(F.col("table") == APPLICATION)
+    bad = rejects.select(F.col("client_id").alias("__bad")).distinct()
+    valid = checked.applications.where(F.col(REASON) == "")
+    valid = valid.join(bad, valid[CLIENT].cast("string") == bad["__bad"], "left_anti")
+    ids = valid.select(F.col(CLIENT).alias("__id"))
+    linked = F.col(CLIENT) == F.col("__id")
+    histories = {
+        name: frame.where(F.col(REASON) == "").join(ids, linked, "left_semi")
+        for name, frame in checked.histories.items()
+    }
+    return valid, histories
+
+
+class _Output:
+    """The destination, written as a sibling temporary folder and swapped in at the end
+    (through Hadoop's file system API: local disks, HDFS and object stores alike)."""
+
+    def __init__(self, spark: SparkSession, destination: str) -> None:
+        jvm, jsc = spark.sparkContext._jvm, spark.sparkContext._jsc
+        if jvm is None or jsc is None:
+            raise RuntimeError("the Spark session has stopped")
+        conf = jsc.hadoopConfiguration()
+        self._path = jvm.org.apache.hadoop.fs.Path
+        self.destination = self._path(destination)
+        self.fs = self.destination.getFileSystem(conf)
+        self.destination = self.fs.makeQualified(self.destination)
+        run = uuid.uuid4().hex[:8]
+        self.temporary = self._path(f"{self.destination.toString()}.partial-{run}")
+        self.previous = self._path(f"{self.destination.toString()}.previous-{run}")
+
+    def part(self, name: str) -> str:
+        return f"{self.temporary.toString()}/{name}"
+
+    def commit(self) -> None:
+        """Previous output aside, the new one in its place, the previous one removed."""
+        had_output = self.fs.exists(self.destination)
+        if had_output and not self.fs.rename(self.destination, self.previous):
+            raise OSError(f"cannot move the previous output {self.destination} aside")
+        if not self.fs.rename(self.temporary, self.destination):
+            if had_output:
+                self.fs.rename(self.previous, self.destination)
+            raise OSError(f"cannot move the new output into {self.destination}")
+        if had_output:
+            self.fs.delete(self.previous, True)
+
+    def abandon(self) -> None:
+        self.fs.delete(self.temporary, True)
+
+
+def score_portfolio(
+    spark: SparkSession, files: dict[str, Path], bundle: Bundle, output: str, buckets: int
+) -> RunSummary:
+    """Score every client of the tables in ``files`` (``APPLICATION`` and history tables by
+    name) with ``bundle``; write ``output``/scores and ``output``/rejects; a summary."""
+    started = time.perf_counter()
+    scorer = Scorer.load(bundle.folder)
+    schema = scorer.schema
+    profile = get_profile(schema.profile)
+    schema_tables = profile.history_tables(schema.tables) if schema.tables else {}
+    unknown = sorted(set(files) - {APPLICATION, *schema_tables})
+    if unknown:
+        raise DataError(f"tables {unknown} are not tables of model schema {schema.name!r}")
+    spark.sparkContext.addFile(str(bundle.folder), recursive=True)
+    out = _Output(spark, output)
+    try:
+        checked = checked_tables(spark, schema_tables, scorer, files)
+        _write_rejects(checked, out.part(REJECTS_DIR))
+        _reject_incomplete(spark, checked, out.part(REJECTS_DIR))
+        applications, histories = _scored_inputs(spark, checked, out.part(REJECTS_DIR))
+        union = _packed(applications, APPLICATION, buckets)
+        for name, frame in histories.items():
+            union = union.unionByName(_packed(frame, name, buckets))
+        id_type = checked.applications.schema[CLIENT].dataType
+        answers = union.groupBy("bucket").applyInPandas(
+            _score_bucket(bundle.folder.name, bundle.digest),
+            _answer_schema(id_type, schema.id_column),
+        )
+        run_time = datetime.now(UTC).replace(microsecond=0)
+        answers = answers.select(
+            "*",
+            F.lit(bundle.version).alias("model_version"),
+            F.lit(bundle.digest).alias("bundle_digest"),
+            F.lit(run_time).cast("timestamp").alias("scored_at"),
+        )
+        answers.write.mode("overwrite").parquet(out.part(SCORES_DIR))
+        summary = _summary(spark, out, bundle, buckets, time.perf_counter() - started)
+    except BaseException:
+        out.abandon()
+        raise
+    out.commit()
+    summary.output = out.destination.toString()
+    return summary
+
+
+def _summary(
+    spark: SparkSession, out: _Output, bundle: Bundle, buckets: int, seconds: float
+) -> RunSummary:
+    scored = spark.read.parquet(out.part(SCORES_DIR)).count()
+    rejects = spark.read.parquet(out.part(REJECTS_DIR))
+    by_table = {r["table"]: r["count"] for r in rejects.groupBy("table").count().collect()}
+    reasons = rejects.select(F.explode(F.split("reason", "; ")).alias("r")).groupBy("r").count()
+    counts = {r["r"]: r["count"] for r in reasons.orderBy(F.desc("count")).limit(20).collect()}
+    return RunSummary(scored, by_table, counts, "", bundle.version, round(seconds, 1), buckets)
