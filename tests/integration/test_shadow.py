@@ -9,6 +9,7 @@ workflow does: shadow -> sampled and broken shadow -> switch -> rollback.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -107,6 +108,7 @@ def test_the_champion_answers_and_both_models_are_logged_for_every_applicant(are
     assert list(record["challenger_decision"][: len(rows)]) == challenger.decide(
         challenger.predict_proba(frame)
     )
+    assert_compare_recomputes_the_swap_sets(arena, log, record)
     assert meta["model_tag"] == f"credit_scoring:{arena.model_dir().name}"
     assert meta["challenger"] | {"bundle_digest": None, "mlflow_run_id": None} == {
         "model_tag": f"{CHALLENGER}:{arena.model_dir(CHALLENGER).name}",
@@ -117,6 +119,24 @@ def test_the_champion_answers_and_both_models_are_logged_for_every_applicant(are
         "shadow_share": 1.0,
         "error": None,
     }
+
+
+def assert_compare_recomputes_the_swap_sets(arena: Pipeline, log: Path, record: pd.DataFrame):
+    """`credit-scoring compare` over the served record: its counts equal a recomputation from
+    the logged rows (predict and score; predict_client rows are not applications sent)."""
+    out = arena.home / "compare"
+    arena.run(CLI, "compare", "--log", str(log), "--output-dir", str(out))
+    report = json.loads((out / "compare.json").read_text())
+    sent = record[record["endpoint"].isin(["predict", "score"])]
+    champion, challenger = sent["decision"], sent["challenger_decision"]
+    assert report["decisions"] == len(sent)
+    assert report["sets"]["swap_out"]["count"] == int(
+        ((champion == "granted") & (challenger == "refused")).sum()
+    )
+    assert report["sets"]["swap_in"]["count"] == int(
+        ((champion == "refused") & (challenger == "granted")).sum()
+    )
+    assert report["agreement_rate"] == round(float((champion == challenger).mean()), 4)
 
 
 def test_a_share_samples_by_applicant_and_a_broken_challenger_changes_no_answer(
