@@ -44,8 +44,8 @@ Folds = list[tuple[np.ndarray, np.ndarray]]
 SIMPLER_MARGIN = 0.002  # CV AUC differences below this go to the simpler family
 SIMPLICITY: tuple[Family, ...] = ("scorecard", "logistic", "lightgbm")  # simplest first
 LOGISTIC_C = (0.001, 0.01, 0.1, 1.0)
-# Three configurations tried first, so a run of very few trials still compares a mid-sized
-# model, a strongly regularised one and one between them before TPE proposes its own.
+# Two configurations tried first, so a run of very few trials still compares a mid-sized
+# model with a strongly regularised one before TPE proposes its own.
 FIRST_TRIALS: list[dict[str, Any]] = [
     {
         "num_leaves": 31,
@@ -66,16 +66,6 @@ FIRST_TRIALS: list[dict[str, Any]] = [
         "lambda_l1": 0.1,
         "lambda_l2": 10.0,
         "cat_smooth": 30.0,
-    },
-    {
-        "num_leaves": 12,
-        "learning_rate": 0.03,
-        "min_leaf_share": 0.05,
-        "feature_fraction": 0.5,
-        "bagging_fraction": 0.8,
-        "lambda_l1": 0.01,
-        "lambda_l2": 3.0,
-        "cat_smooth": 10.0,
     },
 ]
 
