@@ -179,7 +179,31 @@ def amend_spec(spec: dict[str, Any], api_key: bool, metrics_token: bool) -> dict
                 operation["responses"].update(_responses({409: CONFLICT}))
         elif path == "/metrics" and metrics_token and "get" in item:
             item["get"]["responses"].update(_responses({401: UNAUTHORIZED[1:]}))
+    _mark_nullable(spec)
     return spec
+
+
+def _mark_nullable(node: Any) -> None:
+    """BentoML turns pydantic's ``X | None`` into plain ``X``, so an answer's null (e.g.
+    ``/metadata``'s ``challenger`` without one) would break its own spec: every property
+    whose default is null is nullable (OpenAPI 3.0; a ``$ref`` is wrapped, as siblings of a
+    ``$ref`` are ignored)."""
+    if isinstance(node, list):
+        for item in node:
+            _mark_nullable(item)
+        return
+    if not isinstance(node, dict):
+        return
+    for name, prop in (node.get("properties") or {}).items():
+        if isinstance(prop, dict) and "default" in prop and prop["default"] is None:
+            if "$ref" in prop:
+                prop = node["properties"][name] = {
+                    **{k: v for k, v in prop.items() if k != "$ref"},
+                    "allOf": [{"$ref": prop["$ref"]}],
+                }
+            prop["nullable"] = True
+    for value in node.values():
+        _mark_nullable(value)
 
 
 def _responses(answers: Mapping[int, tuple[str, type[BaseModel]]]) -> dict[str, Any]:

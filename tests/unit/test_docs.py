@@ -11,6 +11,7 @@ import bentoml
 import jsonschema
 import pandas as pd
 import pytest
+from pydantic import BaseModel
 from starlette.testclient import TestClient
 
 from credit_scoring.core.profile import get_profile
@@ -138,3 +139,29 @@ def test_the_amended_spec_requires_bodies_and_documents_every_refusal():
 )
 def test_the_bearer_scheme_is_case_insensitive(header, token):
     assert bearer_token(header) == token
+
+
+class _Shadow(BaseModel):
+    model_tag: str
+
+
+class _Info(BaseModel):
+    challenger: _Shadow | None = None
+    rows: int | None = None
+
+
+@bentoml.service
+class _Metadata:
+    @bentoml.api
+    def metadata(self) -> _Info:
+        return _Info()
+
+
+def test_an_answers_null_is_allowed_by_the_spec():
+    """BentoML drops ``| None``; /metadata answers ``"challenger": null`` without one."""
+    spec = amend_spec(_Metadata.openapi_spec.asdict(), api_key=False, metrics_token=False)
+    answer = spec["paths"]["/metadata"]["post"]["responses"]["200"]["content"]
+    properties = answer["application/json"]["schema"]["properties"]
+    assert properties["challenger"]["nullable"] and properties["rows"]["nullable"]
+    assert properties["challenger"]["allOf"] == [{"$ref": "#/components/schemas/_Shadow"}]
+    assert "$ref" not in properties["challenger"]  # its siblings would be ignored

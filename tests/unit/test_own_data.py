@@ -206,7 +206,7 @@ def test_override_errors(tmp_path):
         "exclude: [nothing]\n": "names column 'nothing', which the file does not have",
         "columns: {amount: {kind: money}}\n": "kind must be numeric or categorical, not 'money'",
         "columns: {amount: {max: 3}}\n": "column 'amount' has unknown keys ['max']; allowed: [",
-        "[1, 2]\n": "mapping with keys exclude, columns, name, protected, unseen; found list",
+        "[1, 2]\n": "protected, unseen, date_column; found list",
         "unseen: drop\n": "unseen must be missing or reject, not 'drop'",
         "columns: {region: {order: [s]}}\n": "order is a list of its categories lowest first",
         "columns: {region: {order: [s, n, s]}}\n": "order repeats a category",
