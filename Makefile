@@ -68,7 +68,7 @@ help:  ## list the targets and the variables they read
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet uv==0.13.8
-	$(UV) pip install --python $(PY) --quiet -r requirements.lock
+	$(UV) pip install --python $(PY) --quiet --compile-bytecode -r requirements.lock
 	$(UV) pip install --python $(PY) --quiet --no-deps -e .
 	@$(MAKE) --no-print-directory java
 	@touch $(STAMP)
@@ -123,7 +123,7 @@ test: install  ## lint, then the tests (unit + integration: real MLflow store, r
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile  # two workers, a test file each: one per core
 
 fuzz: install  ## Schemathesis, every phase and check, FUZZ_EXAMPLES cases per operation (200); ~10 min
 	FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),200) FUZZ_PHASES=examples,coverage,fuzzing,stateful \

@@ -20,7 +20,6 @@ shifted population of ``home_credit.synthetic.shift_population``, to watch drift
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
 import time
@@ -32,51 +31,21 @@ from locust.env import Environment
 from locust.stats import calculate_response_time_percentile
 
 # Imported after locust: gevent must patch ssl before anything loads it (shared NOTES).
-from credit_scoring.core.schema import MAX_HISTORY_ROWS
+from credit_scoring.profiles.home_credit.requests import records, with_histories
 from credit_scoring.profiles.home_credit.synthetic import generate, shift_population
-from credit_scoring.profiles.home_credit.tables import BUREAU, BUREAU_BALANCE, BUREAU_ID, ID_COLUMN
 
 POOL_SIZE = int(os.environ.get("LOAD_POOL_SIZE", "1000"))
 SEED = int(os.environ.get("LOAD_SEED", "2024"))
 ID_OFFSET = 10_000_000  # pool ids never collide with the training clients' ids
 
 
-def _records(frame) -> list[dict[str, Any]]:
-    """Rows as a client sends them: JSON, missing values left out."""
-    rows = json.loads(frame.to_json(orient="records"))
-    return [
-        {k: v for k, v in r.items() if not (isinstance(v, float) and math.isnan(v))} for r in rows
-    ]
-
-
 def _applicant_pool() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Generated applicants, and the same applicants with their credit history (the history
-    tables' rows, as a front office would send a new applicant's bureau report)."""
+    """Generated applicants, and the same applicants with their credit history."""
     data = generate(POOL_SIZE, SEED)
     table = data.applications.drop(columns="TARGET")
     if os.environ.get("LOAD_SHIFTED") == "1":
         table = shift_population(table)
-    # Each table's rows as JSON once, grouped by client (bureau_balance by credit).
-    groups: dict[str, dict[int, list[dict[str, Any]]]] = {}
-    for name, rows in data.histories.items():
-        key = rows[BUREAU_ID if name == BUREAU_BALANCE else ID_COLUMN]
-        records = _records(rows.drop(columns=[ID_COLUMN], errors="ignore"))
-        groups[name] = {}
-        for k, record in zip(key.tolist(), records, strict=True):
-            groups[name].setdefault(k, []).append(record)
-    with_history = []
-    for client, application in zip(table["SK_ID_CURR"].tolist(), _records(table), strict=True):
-        history = dict(application)
-        for name, by_key in groups.items():
-            if name == BUREAU_BALANCE:
-                credits = [c[BUREAU_ID] for c in history.get(BUREAU, ())]
-                linked = [r for c in credits for r in by_key.get(c, ())]
-            else:
-                linked = by_key.get(client, [])
-            if linked:
-                history[name] = linked[:MAX_HISTORY_ROWS]
-        with_history.append(history)
-    applications = _records(table)
+    applications, with_history = records(table), with_histories(data.histories, table)
     for pool in (applications, with_history):
         for row in pool:
             row["SK_ID_CURR"] += ID_OFFSET

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import secrets
 import sys
@@ -38,11 +37,11 @@ from typing import Any
 import httpx
 import pandas as pd
 
-from credit_scoring.core.schema import MAX_HISTORY_ROWS
 from credit_scoring.core.settings import CoreSettings
 from credit_scoring.monitoring import compare, performance
 from credit_scoring.monitoring.decisions import ReportError, Window
 from credit_scoring.monitoring.settings import MonitoringSettings
+from credit_scoring.profiles.home_credit.requests import with_histories
 from credit_scoring.profiles.home_credit.synthetic import (
     PopulationShift,
     SyntheticData,
@@ -50,44 +49,12 @@ from credit_scoring.profiles.home_credit.synthetic import (
     generate,
     shift_population,
 )
-from credit_scoring.profiles.home_credit.tables import BUREAU, BUREAU_BALANCE, BUREAU_ID, ID_COLUMN
+from credit_scoring.profiles.home_credit.tables import ID_COLUMN
 from credit_scoring.serving import runner
 
 ID_OFFSET = {False: 20_000_000, True: 30_000_000}  # by shifted: apart from training and Locust
 BATCH = 25  # applicants per request: with their histories ~1 MB of JSON
 TIMEOUT_S = 120
-
-
-def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as a client sends them: JSON, missing values left out."""
-    rows = json.loads(frame.to_json(orient="records"))
-    return [
-        {k: v for k, v in r.items() if not (isinstance(v, float) and math.isnan(v))} for r in rows
-    ]
-
-
-def with_histories(data: SyntheticData, table: pd.DataFrame) -> list[dict[str, Any]]:
-    """Each application with its rows of the six history tables (bureau_balance by credit)."""
-    groups: dict[str, dict[Any, list[dict[str, Any]]]] = {}
-    for name, rows in data.histories.items():
-        key = rows[BUREAU_ID if name == BUREAU_BALANCE else ID_COLUMN]
-        groups[name] = {}
-        for k, row in zip(
-            key.tolist(), records(rows.drop(columns=[ID_COLUMN], errors="ignore")), strict=True
-        ):
-            groups[name].setdefault(k, []).append(row)
-    applications = []
-    for client, application in zip(table[ID_COLUMN].tolist(), records(table), strict=True):
-        for name, by_key in groups.items():
-            if name == BUREAU_BALANCE:
-                credits = [c[BUREAU_ID] for c in application.get(BUREAU, ())]
-                linked = [r for c in credits for r in by_key.get(c, ())]
-            else:
-                linked = by_key.get(client, [])
-            if linked:
-                application[name] = linked[:MAX_HISTORY_ROWS]
-        applications.append(application)
-    return applications
 
 
 def applicants(rows: int, seed: int, shifted: bool) -> tuple[SyntheticData, list[dict[str, Any]]]:
@@ -99,7 +66,7 @@ def applicants(rows: int, seed: int, shifted: bool) -> tuple[SyntheticData, list
         if ID_COLUMN in rows_of_table:
             rows_of_table[ID_COLUMN] += offset
     table = data.applications.drop(columns="TARGET")
-    return data, with_histories(data, shift_population(table) if shifted else table)
+    return data, with_histories(data.histories, shift_population(table) if shifted else table)
 
 
 def send(client: httpx.Client, applications: list[dict[str, Any]]) -> list[dict[str, Any]]:

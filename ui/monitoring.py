@@ -77,7 +77,7 @@ def compare_section(found: tuple[Path, dict[str, Any]] | None) -> None:
     st.caption(f"{path} · {report['models']}")
     columns = st.columns(3)
     columns[0].metric("Agreement", f"{report['agreement_rate']:.1%}")
-    columns[1].metric("PSI between scores", report["psi"])
+    columns[1].metric("PSI between scores", "n/a" if report["psi"] is None else report["psi"])
     columns[2].metric("Decisions", report["decisions"])
     sets = pd.DataFrame(
         {

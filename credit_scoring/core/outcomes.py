@@ -36,7 +36,7 @@ from typing import Any
 
 import pandas as pd
 
-from credit_scoring.core.request_log import TABLE, RecordError
+from credit_scoring.core.request_log import TABLE, RecordError, write_transaction
 
 OUTCOMES = "outcomes"
 _SCHEMA = f"""
@@ -145,13 +145,8 @@ def _opened(path: Path) -> Iterator[sqlite3.Connection]:
     with closing(sqlite3.connect(path, timeout=30, isolation_level=None)) as db:
         db.execute("PRAGMA journal_mode=WAL")
         db.executescript(_SCHEMA)
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(db):
             yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
 
 
 def _first_decisions(db: sqlite3.Connection, ids: list[str]) -> dict[str, date]:

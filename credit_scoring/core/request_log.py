@@ -125,7 +125,7 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 @contextmanager
-def _write_transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+def write_transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """BEGIN IMMEDIATE: the write lock is taken before the chain's head is read, so two
     workers never chain onto the same row."""
     db.execute("BEGIN IMMEDIATE")
@@ -149,7 +149,7 @@ class RequestLog:
     def append(self, decisions: Iterable[LoggedDecision]) -> int:
         """Chain ``decisions`` after the last row, in one transaction; how many were written."""
         now = time.time()
-        with self._lock, _write_transaction(self._db) as db:
+        with self._lock, write_transaction(self._db) as db:
             seq, previous = db.execute(
                 f"SELECT COALESCE(MAX(seq), 0), COALESCE((SELECT digest FROM {TABLE}"
                 f" ORDER BY seq DESC LIMIT 1), ?) FROM {TABLE}",
@@ -278,7 +278,7 @@ def erase(path: Path, applicant_id: str, why: str) -> list[int]:
     erasure); the rows keep their decision and digests, and a tombstone says why. The
     sequence numbers of the rows emptied. An id matches as text: 7 and "7" alike."""
     tombstone = canonical({"why": why, "at": time.time()})
-    with closing(_open_existing(path, read_only=False)) as db, _write_transaction(db):
+    with closing(_open_existing(path, read_only=False)) as db, write_transaction(db):
         seqs = [
             seq
             for (seq,) in db.execute(
@@ -307,7 +307,7 @@ def expire(path: Path, months: int, now: pd.Timestamp | None = None) -> int:
     cutoff = (now - pd.DateOffset(months=months)).timestamp()
     why = f"retention: logged more than {months} months before {now.date()}"
     tombstone = canonical({"why": why, "at": now.timestamp()})
-    with closing(_open_existing(path, read_only=False)) as db, _write_transaction(db):
+    with closing(_open_existing(path, read_only=False)) as db, write_transaction(db):
         emptied = db.execute(
             f"UPDATE {TABLE} SET content = NULL, applicant = NULL, tombstone = ?"
             " WHERE logged_at < ? AND content IS NOT NULL",

@@ -154,7 +154,13 @@ class Scorer:
     def features(
         self, applications: pd.DataFrame, histories: Histories | None = None
     ) -> pd.DataFrame:
-        return build_features(applications, self.schema, histories)[self.feature_names]
+        """The model's input rows: ``build_features``, the model's columns."""
+        return self.inputs(build_features(applications, self.schema, histories))
+
+    def inputs(self, built: pd.DataFrame) -> pd.DataFrame:
+        """The model's columns of a ``build_features`` frame of this schema (built once per
+        batch for a champion and a challenger that share it)."""
+        return built[self.feature_names]
 
     def raw_score(
         self, applications: pd.DataFrame, histories: Histories | None = None
@@ -166,7 +172,11 @@ class Scorer:
         self, applications: pd.DataFrame, histories: Histories | None = None
     ) -> np.ndarray:
         """Calibrated probability of default; ``histories`` as in ``build_features``."""
-        return self.calibration.apply(self.raw_score(applications, histories))
+        return self.probability_of(self.features(applications, histories))
+
+    def probability_of(self, features: pd.DataFrame) -> np.ndarray:
+        """Calibrated probability of default of the model's input rows (``features``)."""
+        return self.calibration.apply(self.model.raw_score(features.to_numpy()))
 
     def explain(
         self, applications: pd.DataFrame, histories: Histories | None = None
@@ -177,7 +187,10 @@ class Scorer:
         Contributions and base value add up to the raw log-odds; the probability is the
         calibrated one, as in ``predict_proba``.
         """
-        features = self.features(applications, histories)
+        return self.explanation_of(self.features(applications, histories))
+
+    def explanation_of(self, features: pd.DataFrame) -> Explanation:
+        """``explain`` of the model's input rows (``features``)."""
         contributions, base = self.model.contributions(features.to_numpy())
         raw_score = contributions.sum(axis=1) + base
         return Explanation(self.calibration.apply(raw_score), contributions, base, features)

@@ -17,7 +17,6 @@ as complete information.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +35,14 @@ from credit_scoring.monitoring.decisions import (
     served_versions,
     stored_scorer,
     with_outcomes,
+    write_report,
 )
 from credit_scoring.monitoring.settings import MonitoringSettings
 
-REPORT_JSON, REPORT_HTML = "compare.json", "compare.html"
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+# PSI bins the champion's scores in ten; with fewer decisions a bin holds a handful and the
+# index is noise (dozens of identical decisions can read as a "major shift").
+MIN_PSI_DECISIONS = 100
 SETS = {  # set -> (champion decision, challenger decision)
     "agree_granted": ("granted", "granted"),
     "agree_refused": ("refused", "refused"),
@@ -74,8 +76,11 @@ def _distribution(values: pd.Series) -> dict[str, float | None]:
     return {f"p{round(100 * q)}": round(float(values.quantile(q)), 4) for q in QUANTILES}
 
 
-def psi(champion: pd.Series, challenger: pd.Series) -> float:
-    """PSI of the challenger's probabilities against the champion's (Evidently)."""
+def psi(champion: pd.Series, challenger: pd.Series) -> float | None:
+    """PSI of the challenger's probabilities against the champion's (Evidently); None below
+    ``MIN_PSI_DECISIONS``."""
+    if len(champion) < MIN_PSI_DECISIONS:
+        return None
     definition = DataDefinition(numerical_columns=["probability"])
     snapshot = Report([ValueDrift(column="probability", method="psi")]).run(
         Dataset.from_pandas(challenger.to_frame("probability"), data_definition=definition),
@@ -164,6 +169,7 @@ def build(log_path: Path, window: Window, as_of: pd.Timestamp | None = None) -> 
     champion_p, challenger_p = rows["probability"], rows["challenger_probability"].astype(float)
     report: dict[str, Any] = {
         "window": window.to_dict(),
+        "window_text": window.describe(),
         "models": versions,
         "decisions": len(rows),
         "challenger_errors": errors,
@@ -173,6 +179,7 @@ def build(log_path: Path, window: Window, as_of: pd.Timestamp | None = None) -> 
             CHALLENGER: round(float((rows["challenger_decision"] == "granted").mean()), 4),
         },
         "psi": psi(champion_p, challenger_p),
+        "psi_min_decisions": MIN_PSI_DECISIONS,
         "mean_probability": {
             CHAMPION: round(float(champion_p.mean()), 4),
             CHALLENGER: round(float(challenger_p.mean()), 4),
@@ -202,52 +209,82 @@ def build(log_path: Path, window: Window, as_of: pd.Timestamp | None = None) -> 
     return report
 
 
-def _figure(rows: dict[str, Any]) -> str:
+def _sets_table(sets: dict[str, Any]) -> str:
     """The sets' counts and score quantiles as an HTML table."""
     table = pd.DataFrame(
-        {
-            name: {"count": s["count"], "share": s["share"]}
+        [
+            {"set": name, "count": s["count"], "share": f"{s['share']:.1%}"}
             | {f"champion {k}": v for k, v in s[CHAMPION].items()}
             | {f"challenger {k}": v for k, v in s[CHALLENGER].items()}
-            for name, s in rows.items()
-        }
-    ).T
-    return table.to_html(na_rep="")
+            for name, s in sets.items()
+        ]
+    )
+    return table.to_html(index=False, na_rep="")
+
+
+def _fairness_table(fairness_: dict[str, Any]) -> str:
+    """One row per attribute and group: each model's applicants, approval rate and AIR."""
+    if "why_not" in fairness_:  # no audit groups: the champion's bundle is not in the store
+        return f"<p>Not computed: {fairness_['why_not']}.</p>"
+    rows, notes = [], []
+    for attribute, groups in fairness_.items():
+        if "why_not" in groups:
+            notes.append(f"<p>{attribute}: {groups['why_not']}.</p>")
+            continue
+        for group in groups[CHAMPION]:
+            row: dict[str, Any] = {"attribute": attribute, "group": group}
+            for role in (CHAMPION, CHALLENGER):
+                figures = groups[role].get(group, {})
+                row[f"{role} applicants"] = figures.get("applicants")
+                row[f"{role} approval"] = figures.get("approval_rate")
+                row[f"{role} AIR"] = figures.get("adverse_impact_ratio")
+            rows.append(row)
+    table = pd.DataFrame(rows).astype(object).to_html(index=False, na_rep="") if rows else ""
+    return table + "".join(notes)
+
+
+def _outcomes_table(outcomes: dict[str, Any]) -> str:
+    rows = [
+        {"set": name} | figures
+        for name, figures in outcomes.items()
+        if name not in ("note", "complete_information")
+    ]
+    return pd.DataFrame(rows).astype(object).to_html(index=False, na_rep="unknown")
 
 
 def _html(report: dict[str, Any]) -> str:
+    errors = ", ".join(f"{n} {e}" for e, n in report["challenger_errors"].items()) or "none"
+    psi_text = (
+        f"{report['psi']}"
+        if report["psi"] is not None
+        else f"not computed (fewer than {report['psi_min_decisions']} decisions)"
+    )
     parts = [
         "<!doctype html><meta charset='utf-8'><title>Champion vs challenger</title>",
         "<body style='font-family:sans-serif'><h1>Champion vs challenger</h1>",
-        f"<p>champion <b>{report['models'][CHAMPION]}</b>, challenger"
-        f" <b>{report['models'][CHALLENGER]}</b>; {report['decisions']} decisions in"
-        f" {report['window']}; challenger errors {report['challenger_errors'] or 'none'}.</p>",
+        f"<p>Champion <b>{report['models'][CHAMPION]}</b>, challenger"
+        f" <b>{report['models'][CHALLENGER]}</b>: {report['decisions']}"
+        f" {report['window_text']}. Challenger errors: {errors}.</p>",
         f"<p>Agreement {report['agreement_rate']:.1%}; approval rate champion"
         f" {report['approval_rate'][CHAMPION]:.1%}, challenger"
         f" {report['approval_rate'][CHALLENGER]:.1%}; PSI between the score distributions"
-        f" {report['psi']}.</p>",
+        f" {psi_text}.</p>",
         "<h2>Swap sets</h2>",
         "<p>swap_out: the challenger would refuse whom the champion granted; swap_in: the"
         " challenger would grant whom the champion refused.</p>",
-        _figure(report["sets"]),
-        "<h2>Fairness: approval rate and adverse impact ratio per group</h2>",
-        f"<pre>{json.dumps(report['fairness'], indent=1)}</pre>",
+        _sets_table(report["sets"]),
+        "<h2>Fairness: approval rate and adverse impact ratio (AIR) per group</h2>",
+        _fairness_table(report["fairness"]),
     ]
     if "outcomes" in report:
-        outcomes = dict(report["outcomes"])
-        parts.append(f"<h2>Observed outcomes</h2><p>{outcomes.pop('note')}</p>")
-        flag = outcomes.pop("complete_information")
-        parts.append(pd.DataFrame(outcomes).T.to_html(na_rep="unknown"))
-        parts.append(f"<p>complete information: {flag}</p>")
+        outcomes = report["outcomes"]
+        parts.append(f"<h2>Observed outcomes</h2><p>{outcomes['note']}.</p>")
+        parts.append(_outcomes_table(outcomes))
     return "\n".join(parts)
 
 
 def write(report: dict[str, Any], folder: Path) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / REPORT_JSON, folder / REPORT_HTML]
-    paths[0].write_text(json.dumps(report, indent=1), "utf-8")
-    paths[1].write_text(_html(report), "utf-8")
-    return paths
+    return write_report(report, _html(report), folder, "compare")
 
 
 def describe(report: dict[str, Any]) -> str:
@@ -256,5 +293,6 @@ def describe(report: dict[str, Any]) -> str:
         f"{report['decisions']} decisions: agreement {report['agreement_rate']:.1%}, swap-out"
         f" {sets['swap_out']['count']}, swap-in {sets['swap_in']['count']}; approval champion"
         f" {report['approval_rate'][CHAMPION]:.1%} / challenger"
-        f" {report['approval_rate'][CHALLENGER]:.1%}; PSI {report['psi']}"
+        f" {report['approval_rate'][CHALLENGER]:.1%}; PSI"
+        f" {'n/a (too few decisions)' if report['psi'] is None else report['psi']}"
     )

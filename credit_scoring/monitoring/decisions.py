@@ -7,8 +7,10 @@ nothing, and ``predict_client`` rescores clients of the training reference."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import bentoml
 import pandas as pd
@@ -36,6 +38,14 @@ class Window:
             "until": None if self.until is None else self.until.isoformat(),
         }
 
+    def describe(self) -> str:
+        """The window in words, for pages and messages."""
+        if self.since is None and self.until is None:
+            return "all logged decisions"
+        since = "the first" if self.since is None else self.since.isoformat(" ", "minutes")
+        until = "the last" if self.until is None else self.until.isoformat(" ", "minutes")
+        return f"decisions logged from {since} to {until}"
+
 
 def decisions(log_path: Path, window: Window) -> pd.DataFrame:
     """The record's ``predict``/``score`` rows logged in ``window``, oldest first."""
@@ -48,7 +58,7 @@ def decisions(log_path: Path, window: Window) -> pd.DataFrame:
     if rows.empty:
         raise ReportError(
             f"no {'/'.join(DECISION_ENDPOINTS)} decision in the record {log_path} within"
-            f" {window.to_dict()} ({len(logged)} rows in all)"
+            f" {window.describe()} ({len(logged)} rows in all)"
         )
     return rows.reset_index(drop=True)
 
@@ -92,3 +102,12 @@ def served_versions(rows: pd.DataFrame) -> dict[str, str]:
     if "challenger_model_version" in rows and rows["challenger_model_version"].notna().any():
         versions[CHALLENGER] = str(rows["challenger_model_version"].dropna().iloc[-1])
     return versions
+
+
+def write_report(report: dict[str, Any], html: str, folder: Path, name: str) -> list[Path]:
+    """``name``.json (the report) and ``name``.html (its page) in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{name}.json", folder / f"{name}.html"]
+    paths[0].write_text(json.dumps(report, indent=1), "utf-8")
+    paths[1].write_text(html, "utf-8")
+    return paths

@@ -18,7 +18,6 @@ information, flagged as such).
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,11 +41,11 @@ from credit_scoring.monitoring.decisions import (
     served_versions,
     stored_scorer,
     with_outcomes,
+    write_report,
 )
 from credit_scoring.monitoring.settings import MonitoringSettings
 
 MIN_CLASS_ROWS = 10  # fewer bads (or goods): no AUC, KS or calibration alert for the cohort
-REPORT_JSON, REPORT_HTML = "performance.json", "performance.html"
 TRAINING_FIGURES = {  # training's name (scorer.json metrics) -> the report's
     "test_roc_auc": "roc_auc",
     "test_roc_auc_ci_low": "roc_auc_low",
@@ -296,11 +295,7 @@ def _html(report: dict[str, Any]) -> str:
 
 
 def write(report: dict[str, Any], folder: Path) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / REPORT_JSON, folder / REPORT_HTML]
-    paths[0].write_text(json.dumps(report, indent=1), "utf-8")
-    paths[1].write_text(_html(report), "utf-8")
-    return paths
+    return write_report(report, _html(report), folder, "performance")
 
 
 def describe(report: dict[str, Any]) -> str:

@@ -39,6 +39,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
 from credit_scoring.core import outcomes as outcome_store
+from credit_scoring.core.features import build_features
 from credit_scoring.core.overrides import NoModelAnswer, OverrideLog, OverrideRefused, model_answer
 from credit_scoring.core.parquet import read_parquet
 from credit_scoring.core.profile import get_profile
@@ -256,7 +257,7 @@ class CreditScoring:
         self.challenger = (
             None
             if CHALLENGER_CHECK is None
-            else shadow.Challenger(CHALLENGER_CHECK, SETTINGS.shadow_share)
+            else shadow.Challenger(CHALLENGER_CHECK, SETTINGS.shadow_share, SCHEMA)
         )
         # The granted applicants' medians, computed once here rather than by the first refusal.
         _ = self.scorer.reference_values
@@ -305,11 +306,13 @@ class CreditScoring:
     ) -> list[Prediction]:
         started = time.perf_counter()
         ids = batch.ids
+        built = build_features(batch.applications, SCHEMA, batch.histories)  # for both models
+        features = self.scorer.inputs(built)
         if reasons:
-            explanation = self.scorer.explain(batch.applications, batch.histories)
+            explanation = self.scorer.explanation_of(features)
             probability = explanation.probability
         else:
-            probability = self.scorer.predict_proba(batch.applications, batch.histories)
+            probability = self.scorer.probability_of(features)
         decisions = self.scorer.decide(probability)
         points, bands = self.scorer.grade(probability)
         model = Prediction if reasons else Score
@@ -327,15 +330,17 @@ class CreditScoring:
             for i in range(len(batch))
         ]
         recorded = [a.model_dump(mode="json", exclude={SCHEMA.id_column}) for a in answers]
-        challengers = self._shadow(batch, subset, endpoint)
+        challengers = self._shadow(batch, built, subset, endpoint)
         self._record(endpoint, batch, recorded, sinks, probability, decisions, challengers, started)
         return answers
 
-    def _shadow(self, batch: Batch, subset: shadow.Subset, endpoint: str) -> list[dict | None]:
+    def _shadow(
+        self, batch: Batch, built: pd.DataFrame, subset: shadow.Subset, endpoint: str
+    ) -> list[dict | None]:
         """The challenger's result per applicant (None: no challenger, or not sampled)."""
         if self.challenger is None:
             return [None] * len(batch)
-        return self.challenger.shadow(batch, subset, endpoint)
+        return self.challenger.shadow(batch, built, subset, endpoint)
 
     def _reasons(self, explanation: ScorerExplanation, row: int) -> list[dict]:
         return [asdict(reason) for reason in self.scorer.reasons(explanation, row)]
@@ -415,7 +420,8 @@ class CreditScoring:
         subset: shadow.Subset,
     ) -> list[Explanation]:
         started = time.perf_counter()
-        explanation = self.scorer.explain(batch.applications, batch.histories)
+        built = build_features(batch.applications, SCHEMA, batch.histories)  # for both models
+        explanation = self.scorer.explanation_of(self.scorer.inputs(built))
         answers = [
             Explanation(
                 **{SCHEMA.id_column: batch.ids[i]},
@@ -436,7 +442,7 @@ class CreditScoring:
             }
             for i, a in enumerate(answers)
         ]
-        challengers = self._shadow(batch, subset, endpoint)
+        challengers = self._shadow(batch, built, subset, endpoint)
         probability = explanation.probability
         self._record(endpoint, batch, recorded, sinks, probability, decisions, challengers, started)
         return answers

@@ -24,7 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import bentoml
+import pandas as pd
 
+from credit_scoring.core.schema import InputSchema
 from credit_scoring.core.scorer import Scorer, verify_digests
 from credit_scoring.serving.batch import Batch
 
@@ -71,7 +73,7 @@ class Check:
 class Challenger:
     """The challenger a worker serves in shadow (``scorer`` None when its bundle is broken)."""
 
-    def __init__(self, check: Check, share: float) -> None:
+    def __init__(self, check: Check, share: float, champion_schema: InputSchema) -> None:
         self.tag, self.share = check.tag, share
         self.bundle_digest, self.error = check.bundle_digest, check.error
         self.scorer: Scorer | None = None
@@ -81,6 +83,8 @@ class Challenger:
             except Exception as error:  # e.g. a family this version cannot load
                 _event("challenger_unusable", model=self.tag, error=type(error).__name__)
                 self.error = type(error).__name__
+        # Same schema, same feature function: the champion's features serve both models.
+        self.shares_features = self.scorer is not None and self.scorer.schema == champion_schema
 
     def info(self) -> dict[str, Any]:
         """What ``/metadata`` says of the challenger."""
@@ -95,14 +99,17 @@ class Challenger:
             "error": self.error,
         }
 
-    def shadow(self, batch: Batch, subset: Subset, endpoint: str) -> list[dict | None]:
-        """The challenger's result per applicant of the batch (None: not sampled)."""
+    def shadow(
+        self, batch: Batch, built: pd.DataFrame, subset: Subset, endpoint: str
+    ) -> list[dict | None]:
+        """The challenger's result per applicant of the batch (None: not sampled); ``built``
+        is the champion's ``build_features`` frame of the batch."""
         keep = [i for i, applicant in enumerate(batch.ids) if sampled(applicant, self.share)]
         results: list[dict | None] = [None] * len(batch)
         if not keep:
             return results
         try:
-            rows = self._score(batch if len(keep) == len(batch) else subset(keep))
+            rows = self._score(keep, batch, built, subset)
             outcome = "scored"
         except Exception as error:  # the answer is the champion's, whatever happens here
             failure = self.error or type(error).__name__  # a broken bundle: why it is
@@ -115,10 +122,16 @@ class Challenger:
             results[i] = row
         return results
 
-    def _score(self, batch: Batch) -> list[dict]:
+    def _score(
+        self, keep: list[int], batch: Batch, built: pd.DataFrame, subset: Subset
+    ) -> list[dict]:
         if self.scorer is None:
             raise ChallengerUnusable(self.error)
-        probability = self.scorer.predict_proba(batch.applications, batch.histories)
+        if self.shares_features:
+            probability = self.scorer.probability_of(self.scorer.inputs(built.iloc[keep]))
+        else:  # another schema: its own features, from the sampled applications
+            part = batch if len(keep) == len(batch) else subset(keep)
+            probability = self.scorer.predict_proba(part.applications, part.histories)
         decisions = self.scorer.decide(probability)
         points, bands = self.scorer.grade(probability)
         return [
@@ -132,7 +145,7 @@ class Challenger:
                     "band": bands[i],
                 },
             }
-            for i in range(len(batch))
+            for i in range(len(keep))
         ]
 
 

@@ -7,6 +7,7 @@ MLflow store and BentoML home, on small generated data.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from filelock import FileLock
 
 from credit_scoring.serving import runner
 from credit_scoring.serving.runner import free_port
@@ -67,10 +69,7 @@ def isolated_env(root: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="session")
-def pipeline(tmp_path_factory) -> Pipeline:
-    root = tmp_path_factory.mktemp("pipeline")
-    p = Pipeline(isolated_env(root), root)
+def train_and_promote(p: Pipeline) -> None:
     p.run(
         CLI,
         "train",
@@ -93,6 +92,25 @@ def pipeline(tmp_path_factory) -> Pipeline:
     # approved less: adverse impact ratio ~0.66): the serving tests promote it as a reviewer would.
     p.run(CLI, "promote", "--justification", "integration tests on generated data", "--reviewer",
           "tests")  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory, worker_id: str) -> Pipeline:
+    """The session's trained and promoted stores. Under pytest-xdist (make test) the first
+    worker trains them once; every worker then works on a copy of its own (its servers,
+    request logs and promotions touch nobody else's)."""
+    root = tmp_path_factory.mktemp("pipeline")
+    p = Pipeline(isolated_env(root), root)
+    if worker_id == "master":  # no xdist
+        train_and_promote(p)
+        return p
+    trained = tmp_path_factory.getbasetemp().parent / "trained-pipeline"
+    with FileLock(f"{trained}.lock"):
+        if not (trained / "done").exists():
+            trained.mkdir(exist_ok=True)
+            train_and_promote(Pipeline(isolated_env(trained), trained))
+            (trained / "done").touch()
+    shutil.copytree(trained, root, dirs_exist_ok=True)
     return p
 
 

@@ -84,10 +84,25 @@ def _send(url: str, rows: list[dict]) -> dict[str, list[dict]]:
     return answers
 
 
+def _each_set(champion: Scorer, challenger: Scorer, rows: list[dict], per_set: int) -> list[dict]:
+    """Up to ``per_set`` applicants of each set (both grant, both refuse, and each swap), in
+    their order: traffic on which the comparison has swaps to count."""
+    frame = pd.DataFrame.from_records(rows)
+    pairs = zip(champion.decide(champion.predict_proba(frame)),
+                challenger.decide(challenger.predict_proba(frame)), strict=True)  # fmt: skip
+    taken: dict[tuple[str, str], int] = {}
+    chosen = []
+    for row, pair in zip(rows, pairs, strict=True):
+        if taken.get(pair, 0) < per_set:
+            taken[pair] = taken.get(pair, 0) + 1
+            chosen.append(row)
+    return chosen
+
+
 def test_the_champion_answers_and_both_models_are_logged_for_every_applicant(arena: Pipeline):
     champion = Scorer.load(arena.model_dir())
     challenger = Scorer.load(arena.model_dir(CHALLENGER))
-    rows = applicants(arena, 12, offset=40)
+    rows = _each_set(champion, challenger, applicants(arena, 400, offset=40), per_set=4)
     frame = pd.DataFrame.from_records(rows)
     with _served(arena, "shadow") as (url, log):
         answers = _send(url, rows)
@@ -130,6 +145,8 @@ def assert_compare_recomputes_the_swap_sets(arena: Pipeline, log: Path, record: 
     sent = record[record["endpoint"].isin(["predict", "score"])]
     champion, challenger = sent["decision"], sent["challenger_decision"]
     assert report["decisions"] == len(sent)
+    swaps = report["sets"]["swap_out"]["count"] + report["sets"]["swap_in"]["count"]
+    assert swaps > 0  # the traffic holds swaps: the counts below are not 0 == 0
     assert report["sets"]["swap_out"]["count"] == int(
         ((champion == "granted") & (challenger == "refused")).sum()
     )

@@ -92,6 +92,22 @@ def test_outcomes_of_refused_applicants_are_flagged_as_complete_information(logg
     assert observed["swap_in"]["bads"] == int(swap_in["bad"].sum())
 
 
+def test_psi_needs_enough_decisions_and_the_page_shows_counts_as_counts(logged, tmp_path):
+    path, truth = logged
+    scores = pd.Series(truth["p"])
+    few = compare.MIN_PSI_DECISIONS - 1
+    assert compare.psi(scores[:few], scores[:few]) is None  # noise, not a shift
+    assert compare.psi(scores, scores) == 0
+    outcomes.record(path, [outcomes.Outcome(str(i), False, TODAY.date()) for i in truth["id"]])
+    report = compare.build(path, Window(), as_of=LATER)
+    html_path = compare.write(report, tmp_path)[1]
+    page = html_path.read_text()
+    swap_out = report["outcomes"]["swap_out"]
+    count = swap_out["applicants"]
+    assert f"<td>{count}</td>" in page and f"<td>{count}.0</td>" not in page
+    assert "all logged decisions" in page and "'since'" not in page
+
+
 def test_realised_auc_is_the_training_reports_and_young_cohorts_are_immature(logged):
     path, truth = logged
     with pytest.raises(ReportError, match="no outcome recorded"):
