@@ -210,12 +210,14 @@ def build(log_path: Path, window: Window, as_of: pd.Timestamp | None = None) -> 
 
 
 def _sets_table(sets: dict[str, Any]) -> str:
-    """The sets' counts and score quantiles as an HTML table."""
+    """The sets' counts and score quantiles (5th, median, 95th: all of them in the JSON) as
+    an HTML table."""
+    shown = ("p5", "p50", "p95")
     table = pd.DataFrame(
         [
             {"set": name, "count": s["count"], "share": f"{s['share']:.1%}"}
-            | {f"champion {k}": v for k, v in s[CHAMPION].items()}
-            | {f"challenger {k}": v for k, v in s[CHALLENGER].items()}
+            | {f"champion {k}": s[CHAMPION][k] for k in shown}
+            | {f"challenger {k}": s[CHALLENGER][k] for k in shown}
             for name, s in sets.items()
         ]
     )
@@ -261,9 +263,11 @@ def _html(report: dict[str, Any]) -> str:
     )
     parts = [
         "<!doctype html><meta charset='utf-8'><title>Champion vs challenger</title>",
-        "<body style='font-family:sans-serif'><h1>Champion vs challenger</h1>",
+        "<style>body{font-family:sans-serif} table{border-collapse:collapse}"
+        " td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}</style>",
+        "<body><h1>Champion vs challenger</h1>",
         f"<p>Champion <b>{report['models'][CHAMPION]}</b>, challenger"
-        f" <b>{report['models'][CHALLENGER]}</b>: {report['decisions']}"
+        f" <b>{report['models'][CHALLENGER]}</b>: {report['decisions']} decisions"
         f" {report['window_text']}. Challenger errors: {errors}.</p>",
         f"<p>Agreement {report['agreement_rate']:.1%}; approval rate champion"
         f" {report['approval_rate'][CHAMPION]:.1%}, challenger"
@@ -278,7 +282,7 @@ def _html(report: dict[str, Any]) -> str:
     ]
     if "outcomes" in report:
         outcomes = report["outcomes"]
-        parts.append(f"<h2>Observed outcomes</h2><p>{outcomes['note']}.</p>")
+        parts.append(f"<h2>Observed outcomes</h2><p>{outcomes['note'].rstrip('.')}.</p>")
         parts.append(_outcomes_table(outcomes))
     return "\n".join(parts)
 

@@ -41,10 +41,10 @@ class Window:
     def describe(self) -> str:
         """The window in words, for pages and messages."""
         if self.since is None and self.until is None:
-            return "all logged decisions"
+            return "logged at any time"
         since = "the first" if self.since is None else self.since.isoformat(" ", "minutes")
         until = "the last" if self.until is None else self.until.isoformat(" ", "minutes")
-        return f"decisions logged from {since} to {until}"
+        return f"logged from {since} to {until}"
 
 
 def decisions(log_path: Path, window: Window) -> pd.DataFrame:

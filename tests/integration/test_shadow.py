@@ -2,9 +2,14 @@
 (logistic) promoted as the challenger beside the session's champion, real `bentoml serve`
 processes, the real MLflow store and decision record.
 
+Then the loop closes on the same pair: generated traffic, its generated outcomes recorded
+through ``POST /outcomes``, the realised performance of both models (on unshifted traffic the
+champion's realised AUC CI holds its hold-out AUC; on a shifted population whose risk changed it
+is clearly lower) and the comparison's observed bad rates per swap set.
+
 The module works on a copy of the session's stores (its MLflow database, its BentoML models):
 the session's own servers never see this challenger. The tests run in file order, as the
-workflow does: shadow -> sampled and broken shadow -> switch -> rollback.
+workflow does: shadow -> outcomes -> sampled and broken shadow -> switch -> rollback.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import pytest
 from credit_scoring.core.request_log import read_log
 from credit_scoring.core.scorer import Scorer
 from credit_scoring.serving.shadow import sampled
+from load_tests import traffic
 from tests.integration.conftest import CLI, SEED, Pipeline, isolated_env, serve
 from tests.integration.test_pipeline import applicants, post
 
@@ -30,6 +36,8 @@ pytestmark = pytest.mark.integration
 CHALLENGER = "credit_scoring_challenger"
 GATE = ("--justification", "tests on generated data", "--reviewer", "tests")
 SIGNED = ("--reviewer", "risk committee", "--why", "challenger better on the swap set")
+OUTCOMES_KEY = "loan-system-key-for-tests"
+TRAFFIC_ROWS, TRAFFIC_SEED = 300, 11
 
 
 @pytest.fixture(scope="module")
@@ -154,6 +162,58 @@ def assert_compare_recomputes_the_swap_sets(arena: Pipeline, log: Path, record: 
         ((champion == "refused") & (challenger == "granted")).sum()
     )
     assert report["agreement_rate"] == round(float((champion == challenger).mean()), 4)
+
+
+def _traffic_with_outcomes(url: str, shifted: bool) -> tuple[str, str, dict[int, bool]]:
+    """TRAFFIC_ROWS generated applicants (with their history rows) through ``/score``, their
+    generated outcomes recorded; the window's bounds and the outcomes by applicant."""
+    client = httpx.Client(base_url=url, timeout=120)
+    since = pd.Timestamp.now(tz="UTC").isoformat()
+    data, applications = traffic.applicants(TRAFFIC_ROWS, TRAFFIC_SEED, shifted)
+    ids = [a["SK_ID_CURR"] for a in traffic.send(client, applications)]
+    rows = traffic.outcomes(data, ids, shifted, TRAFFIC_SEED)
+    receipt = traffic.post_outcomes(client, rows, OUTCOMES_KEY).json()
+    assert receipt == {"recorded": TRAFFIC_ROWS, "unchanged": 0, "unknown_ids": []}
+    until = pd.Timestamp.now(tz="UTC").isoformat()
+    return since, until, {r["applicant_id"]: r["defaulted"] for r in rows}
+
+
+def _report(arena: Pipeline, command: str, log: Path, window: tuple[str, str], name: str) -> dict:
+    """The CLI's report over the window, judged a year and a day from now (outcomes drawn for
+    the whole window at once: every cohort mature)."""
+    as_of = (pd.Timestamp.now(tz="UTC") + pd.DateOffset(months=12, days=1)).isoformat()
+    out = arena.home / name
+    arena.run(CLI, command, "--log", str(log), "--since", window[0], "--until", window[1],
+              "--as-of", as_of, "--output-dir", str(out))  # fmt: skip
+    return json.loads((out / f"{command}.json").read_text())
+
+
+def test_outcomes_judge_both_models_and_the_swap_sets(arena: Pipeline):
+    with _served(arena, "loop", CREDIT_OUTCOMES_KEY=OUTCOMES_KEY) as (url, log):
+        *normal, defaulted = _traffic_with_outcomes(url, shifted=False)
+        *shifted, _ = _traffic_with_outcomes(url, shifted=True)
+    realised = _report(arena, "performance", log, tuple(normal), "normal")
+    holdout = realised["models"]["champion"]["training"]["roc_auc"]
+    champion, challenger = (realised["cohorts"][-1][role] for role in ("champion", "challenger"))
+    assert realised["cohorts"][-1]["applicants"] == TRAFFIC_ROWS
+    assert realised["complete_information"]  # the generator drew every applicant's outcome
+    assert champion["roc_auc_low"] <= holdout <= champion["roc_auc_high"], (champion, holdout)
+    assert challenger["applicants"] == TRAFFIC_ROWS  # judged on the same applicants
+    drifted = _report(arena, "performance", log, tuple(shifted), "shifted")
+    worse = drifted["cohorts"][-1]["champion"]
+    assert worse["roc_auc_high"] < holdout and worse["roc_auc"] < champion["roc_auc"] - 0.1, worse
+    assert any("below the bound" in alert for alert in drifted["alerts"]), drifted["alerts"]
+
+    # The comparison's bad rate per set: the logged decisions and the recorded outcomes agree.
+    compared = _report(arena, "compare", log, tuple(normal), "compared")
+    record = read_log(log)
+    record = record[record["client_id"].isin(list(defaulted))]
+    bad = record["client_id"].map(defaulted)
+    for name, (mine, theirs) in {"swap_out": ("granted", "refused"),
+                                 "swap_in": ("refused", "granted")}.items():  # fmt: skip
+        chosen = (record["decision"] == mine) & (record["challenger_decision"] == theirs)
+        assert compared["outcomes"][name]["applicants"] == int(chosen.sum())
+        assert compared["outcomes"][name]["bads"] == int(bad[chosen].sum())
 
 
 def test_a_share_samples_by_applicant_and_a_broken_challenger_changes_no_answer(
