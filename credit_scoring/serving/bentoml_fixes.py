@@ -346,6 +346,27 @@ def _fix_header_timeout() -> None:
     uvicorn.Config.load = load_with_header_timeout  # type: ignore[method-assign]
 
 
+def _fix_respawn_in_container() -> None:
+    """In a BentoML image (``BENTOML_CONTAINERIZED`` is set) circus does not replace a dead
+    worker: its watcher stops, ``bentoml serve`` exits ("No active process found for
+    watcher") and one worker's crash restarts the whole container, failing the requests the
+    other worker was answering. Outside a container the worker is simply replaced. Workers
+    are replaced everywhere now; the container restarts when the server itself dies or its
+    liveness probe fails (``deploy/k8s``). Upstream: ``bentoml.serving.create_watcher``,
+    ``respawn=not running_inside_container()``."""
+    import bentoml.serving
+
+    create_watcher = bentoml.serving.create_watcher
+
+    @functools.wraps(create_watcher)
+    def respawning_watcher(*args: Any, **kwargs: Any) -> Any:
+        watcher = create_watcher(*args, **kwargs)
+        watcher.respawn = True
+        return watcher
+
+    bentoml.serving.create_watcher = respawning_watcher  # looked up at each server start
+
+
 def _fixes() -> dict[str, Callable[[], None]]:
     """The fixes this platform can take, by name."""
     fixes = {
@@ -355,6 +376,7 @@ def _fixes() -> dict[str, Callable[[], None]]:
         "metrics_labels": _fix_metrics_labels,
         "client_error_body": _fix_client_error_body,
         "header_timeout": _fix_header_timeout,
+        "respawn_in_container": _fix_respawn_in_container,
     }
     if REUSE_PORT:
         fixes["shared_socket"] = _fix_shared_socket

@@ -59,6 +59,7 @@ def served(pipeline: Pipeline, tmp_path_factory) -> Iterator[Served]:
         "BENTOML_HOME": str(root / "bentoml"),
         "CREDIT_REQUEST_LOG": str(root / "logs" / "requests.sqlite"),
         "CREDIT_WORKERS": "2",
+        "BENTOML_CONTAINERIZED": "true",  # as in the image: workers must still be replaced
     }
     env = pipeline.env | env
     # Two workers start in ~15 s here when the machine is quiet, several times that under load.

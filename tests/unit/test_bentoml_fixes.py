@@ -90,6 +90,7 @@ def test_the_fixes_apply_under_the_version_they_were_written_for(applied):
         "metrics_labels",
         "client_error_body",
         "header_timeout",
+        "respawn_in_container",
     } <= set(applied)
     assert bentoml_fixes.status() == {"fixes": "applied", "bentoml": bentoml.__version__}
 
@@ -155,14 +156,15 @@ logging.basicConfig(level=logging.INFO, format="%(message)s")
 bentoml.__version__ = "9.9.9"
 private = ["bentoml._internal.server.http.traffic", "_bentoml_sdk.io_models",
            "_bentoml_sdk.method", "circus.sockets", "circus.process", "uvicorn",
-           "bentoml._internal.server.http.instruments", "_bentoml_impl.server.app"]
+           "bentoml._internal.server.http.instruments", "_bentoml_impl.server.app",
+           "bentoml.serving"]
 for name in private:  # as if the upgrade had moved them: importing any of them fails
     sys.modules[name] = None
 from credit_scoring.serving import bentoml_fixes
 applied, status = bentoml_fixes.apply(), bentoml_fixes.status()
 for name in private:
     del sys.modules[name]
-import circus.process, circus.sockets, uvicorn
+import bentoml.serving, circus.process, circus.sockets, uvicorn
 from _bentoml_sdk.io_models import IOMixin
 from _bentoml_sdk.method import APIMethod
 from bentoml._internal.server.http.traffic import TimeoutMiddleware
@@ -170,7 +172,8 @@ from bentoml._internal.server.http.instruments import RunnerTrafficMetricsMiddle
 from _bentoml_impl.server.app import ServiceAppFactory
 patched = [TimeoutMiddleware.__call__, IOMixin.mime_type.__func__, APIMethod._local_call,
            circus.sockets.CircusSocket.__init__, circus.process.Process._get_sockets_fds,
-           uvicorn.Config.load, M.__init__, M.__call__, ServiceAppFactory.api_endpoint]
+           uvicorn.Config.load, M.__init__, M.__call__, ServiceAppFactory.api_endpoint,
+           bentoml.serving.create_watcher]
 print(json.dumps({"applied": applied, "status": status,
                   "owners": sorted({f.__module__ for f in patched})}))
 """
@@ -186,6 +189,16 @@ def test_an_unknown_version_skips_every_fix_and_leaves_bentoml_untouched():
     assert result["status"] == {"fixes": "skipped", "bentoml": "9.9.9"}
     assert "BentoML 9.9.9: fixes skipped" in run.stderr
     assert "credit_scoring.serving.bentoml_fixes" not in result["owners"]
+
+
+def test_workers_are_replaced_inside_a_bentoml_image_too(applied, monkeypatch):
+    """BentoML's images set BENTOML_CONTAINERIZED, under which stock circus lets a dead
+    worker stop the whole server (the k8s smoke test's worker kill restarted the container)."""
+    import bentoml.serving
+
+    monkeypatch.setenv("BENTOML_CONTAINERIZED", "true")
+    watcher = bentoml.serving.create_watcher("worker", ["-c", "pass"])
+    assert watcher.respawn is True
 
 
 def test_a_port_someone_listens_on_is_refused_loudly():
