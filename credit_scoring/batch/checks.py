@@ -141,14 +141,3 @@ def without_application(rows: DataFrame, applications: DataFrame, id_column: str
         F.lit(f"{id_column}: no application with this id"),
     )
     return _with_reason(joined, [F.col(REASON), orphan]).drop("__known")
-
-
-def rejected(frame: DataFrame, table: str) -> DataFrame:
-    """The frame's rejected rows as rejects-file rows: table, applicant, reasons, the row."""
-    values = [c for c in frame.columns if c not in (CLIENT, REASON)]
-    return frame.where(F.col(REASON) != "").select(
-        F.lit(table).alias("table"),
-        F.col(CLIENT).cast("string").alias("client_id"),
-        F.col(REASON).alias("reason"),
-        F.to_json(F.struct(*[F.col(f"`{c}`") for c in values])).alias("row"),
-    )
