@@ -105,4 +105,11 @@ def answers(scorer: Scorer, tables: dict[str, pa.Table]) -> pd.DataFrame:
     out = out.reindex(columns=[schema.id_column, *ANSWER_COLUMNS, *REJECT_COLUMNS])
     if schema.id_integer:  # nullable: the rejects' rows have no id (a float would round it)
         out[schema.id_column] = out[schema.id_column].astype("Int64")
+    # Text and list columns as objects with None: a column all missing in this bucket would
+    # otherwise be float NaN, which Spark's Arrow conversion cannot turn into text.
+    for column in _OBJECT_COLUMNS:
+        out[column] = out[column].astype(object).where(out[column].notna(), None)
     return out
+
+
+_OBJECT_COLUMNS = ("decision", "band", "reasons", "principal_reasons", "warnings", *REJECT_COLUMNS)
