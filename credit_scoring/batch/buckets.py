@@ -108,7 +108,10 @@ def answers(scorer: Scorer, tables: dict[str, pa.Table]) -> pd.DataFrame:
     # Text and list columns as objects with None: a column all missing in this bucket would
     # otherwise be float NaN, which Spark's Arrow conversion cannot turn into text.
     for column in _OBJECT_COLUMNS:
-        out[column] = out[column].astype(object).where(out[column].notna(), None)
+        values = out[column]
+        out[column] = [
+            v if present else None for v, present in zip(values, values.notna(), strict=True)
+        ]
     return out
 
 
