@@ -167,7 +167,15 @@ def _run_all(args: argparse.Namespace, data: Path, model: Path, work: Path) -> l
     return results
 
 
+def _table(results: list[Measured]) -> None:
+    """The figures as the README's Markdown table."""
+    print("\n| variant | wall | clients/s | peak RSS (tree) |\n|---|---|---|---|")
+    for r in results:
+        print(f"| {r.name} | {r.seconds:.0f} s | {r.rows_per_s:,.0f} | {r.peak_gib:.2f} GiB |")
+
+
 def _ratios(results: list[Measured], training_seconds: float) -> None:
+    _table(results)
     first = {r.name.split(",")[0]: r for r in reversed(results)}
     one, two = first["batch-score local[1]"], first["batch-score local[2]"]
     print(f"local[2] / local[1]: {two.rows_per_s / one.rows_per_s:.2f}x (target >= 1.4)")
