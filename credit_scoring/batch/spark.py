@@ -5,8 +5,11 @@ The plan: every table is checked and brought to the applicant's id (a table link
 parent, such as the monthly balances of a credit, joins its parent's rows); each client
 is assigned to a bucket (hash of the id mod ``buckets``); each table's rows are packed per
 bucket into Arrow blobs tagged with the table's name, the tables are unioned, and one
-``applyInPandas`` call per bucket unpacks all its tables and scores its clients (``cogroup``
-takes only two frames; a union of blobs takes any number, whatever their columns). The model
+``applyInPandas`` call per bucket unpacks all its tables, sets the rejected rows aside
+(``batch.buckets``) and scores its clients (``cogroup`` takes only two frames; a union of
+blobs takes any number, whatever their columns). The inputs are read once: the checks' results
+travel with the rows, and the bucket function's answers and rejects are cached for the two
+writes. The model
 bundle is shipped to the executors once (``SparkContext.addFile``) and loaded once per Python
 worker.
 
