@@ -9,9 +9,8 @@ bucket into Arrow blobs tagged with the table's name, the tables are unioned, an
 (``batch.buckets``) and scores its clients (``cogroup`` takes only two frames; a union of
 blobs takes any number, whatever their columns). The inputs are read once: the checks' results
 travel with the rows, and the bucket function's answers and rejects are cached for the two
-writes. The model
-bundle is shipped to the executors once (``SparkContext.addFile``) and loaded once per Python
-worker.
+writes. The model bundle is shipped to the executors once (``SparkContext.addFile``) and
+loaded once per Python worker.
 
 The output folder holds ``scores/`` (Parquet, one row per client scored) and ``rejects/``
 (Parquet, one row per input row not scored, with its reasons); it is written beside the
