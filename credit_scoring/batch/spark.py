@@ -5,10 +5,12 @@ The plan: every table is checked and brought to the applicant's id (a table link
 parent, such as the monthly balances of a credit, joins its parent's rows); each client
 is assigned to a bucket (hash of the id mod ``buckets``); each table's rows are packed per
 bucket into Arrow blobs tagged with the table's name, the tables are unioned, and one
-``applyInPandas`` call per bucket unpacks all its tables and scores its clients (``cogroup``
-takes only two frames; a union of blobs takes any number, whatever their columns). The model
-bundle is shipped to the executors once (``SparkContext.addFile``) and loaded once per Python
-worker.
+``applyInPandas`` call per bucket unpacks all its tables, sets the rejected rows aside
+(``batch.buckets``) and scores its clients (``cogroup`` takes only two frames; a union of
+blobs takes any number, whatever their columns). The inputs are read once: the checks' results
+travel with the rows, and the bucket function's answers and rejects are cached for the two
+writes. The model bundle is shipped to the executors once (``SparkContext.addFile``) and
+loaded once per Python worker.
 
 The output folder holds ``scores/`` (Parquet, one row per client scored) and ``rejects/``
 (Parquet, one row per input row not scored, with its reasons); it is written beside the
@@ -29,16 +31,19 @@ from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
-from pyspark import SparkFiles
+from pyspark import SparkFiles, StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from credit_scoring.batch import buckets as bucket_rows
 from credit_scoring.batch import checks
-from credit_scoring.batch.checks import CLIENT, REASON
-from credit_scoring.batch.portfolio import score_clients, typed_histories
+from credit_scoring.batch.buckets import APPLICATION, REJECT_COLUMNS
+from credit_scoring.batch.checks import CLIENT
+from credit_scoring.batch.portfolio import ANSWER_COLUMNS
 from credit_scoring.core.dataset import DataError
 from credit_scoring.core.profile import get_profile
 from credit_scoring.core.schema import InputSchema
@@ -46,10 +51,10 @@ from credit_scoring.core.scorer import SCHEMA_FILE, Scorer, verify_digests
 from credit_scoring.core.tables import HistoryTable, linking_order, parent_keys
 
 log = logging.getLogger("batch")
-APPLICATION = "application"  # the application table's tag in the union and the rejects
 BUCKET = "__bucket"
 SCORES_DIR, REJECTS_DIR = "scores", "rejects"
-# Rows per Arrow batch when packing: blobs of a few thousand rows, not one per client.
+# Rows per Arrow batch handed to the packing function (Spark's default is 10,000): bigger
+# batches make fewer, bigger blobs per bucket, so less per-blob work on both sides.
 PACK_ROWS = 100_000
 
 
@@ -93,6 +98,10 @@ def session(options: SparkOptions) -> SparkSession:
         "spark.executor.memory": options.executor_memory,
         "spark.sql.shuffle.partitions": str(options.partitions or options.buckets),
         "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.sql.execution.arrow.maxRecordsPerBatch": str(PACK_ROWS),
+        # One task per bucket: adaptive execution would merge the small buckets into fewer
+        # tasks than cores (3 tasks on 2 cores: the last runs alone).
+        "spark.sql.adaptive.coalescePartitions.enabled": "false",
         "spark.ui.showConsoleProgress": "true",
         "spark.sql.session.timeZone": "UTC",
     }
@@ -156,17 +165,22 @@ def _pack(table: str) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.Record
 
     def pack(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            rows = pa.Table.from_batches([batch])
+            # Sorted by bucket once, then cut into slices (zero-copy): one pass, not one
+            # filter over the whole batch per bucket.
+            order = np.argsort(batch.column(BUCKET).to_numpy(), kind="stable")
+            rows = batch.take(pa.array(order))
             buckets = rows.column(BUCKET).to_numpy()
             values = rows.drop_columns([BUCKET])
-            keys, blobs = [], []
-            for bucket in sorted(set(buckets.tolist())):
+            keys, starts = np.unique(buckets, return_index=True)
+            ends = [*starts[1:], len(buckets)]
+            blobs = []
+            for start, end in zip(starts, ends, strict=True):
                 sink = pa.BufferOutputStream()
-                chosen = values.filter(pa.array(buckets == bucket))
+                chosen = values.slice(start, end - start)
                 with pa.ipc.new_stream(sink, chosen.schema) as writer:
-                    writer.write_table(chosen)
-                keys.append(bucket)
+                    writer.write_batch(chosen)
                 blobs.append(sink.getvalue().to_pybytes())
+            keys = keys.tolist()
             yield pa.RecordBatch.from_pydict(
                 {"bucket": keys, "table": [table] * len(keys), "payload": blobs},
                 schema=PACKED,
@@ -179,29 +193,27 @@ PACKED = pa.schema([("bucket", pa.int32()), ("table", pa.string()), ("payload", 
 PACKED_SPARK = "bucket int, table string, payload binary"
 
 
-def _unpacked(group: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """A bucket's rows, table by table, back as pandas frames."""
+def _unpacked(group: pd.DataFrame) -> dict[str, pa.Table]:
+    """A bucket's rows, table by table, back as Arrow tables."""
     tables = {}
     for name, rows in group.groupby("table"):
         parts = [pa.ipc.open_stream(blob).read_all() for blob in rows["payload"]]
-        tables[str(name)] = pa.concat_tables(parts).to_pandas()
+        tables[str(name)] = pa.concat_tables(parts)
     return tables
 
 
 def _score_bucket(bundle_name: str, digest: str) -> Callable[[pd.DataFrame], pd.DataFrame]:
-    """applyInPandas function: one bucket's applications and history rows -> its answers."""
+    """applyInPandas function: one bucket's checked rows -> its answers and its rejects."""
 
     def score(group: pd.DataFrame) -> pd.DataFrame:
-        scorer = _scorer(bundle_name, digest)
-        tables = _unpacked(group)
-        applications = tables.pop(APPLICATION)
-        histories = typed_histories(scorer.schema, tables) if scorer.schema.tables else None
-        return score_clients(scorer, applications, histories)
+        return bucket_rows.answers(_scorer(bundle_name, digest), _unpacked(group))
 
     return score
 
 
-def _answer_schema(id_type: T.DataType, id_column: str) -> T.StructType:
+def _output_schema(id_type: T.DataType, id_column: str) -> T.StructType:
+    """The bucket function's rows: an answer (id and ``ANSWER_COLUMNS``) or a reject
+    (``REJECT_COLUMNS``), the other half null."""
     strings = T.ArrayType(T.StringType())
     return T.StructType(
         [
@@ -214,6 +226,7 @@ def _answer_schema(id_type: T.DataType, id_column: str) -> T.StructType:
             T.StructField("reasons", T.StringType()),
             T.StructField("principal_reasons", strings),
             T.StructField("warnings", strings),
+            *[T.StructField(c, T.StringType()) for c in REJECT_COLUMNS],
         ]
     )
 
@@ -251,51 +264,10 @@ def _bucketed(frame: DataFrame, buckets: int) -> DataFrame:
 
 
 def _packed(frame: DataFrame, table: str, buckets: int) -> DataFrame:
-    values = [c for c in frame.columns if c not in (CLIENT, REASON)]
-    columns = [F.col(f"`{c}`") for c in values]
+    """The table's checked rows (their reasons too: rejects are decided per bucket) packed
+    into one blob per bucket and Arrow batch."""
+    columns = [F.col(f"`{c}`") for c in frame.columns]
     return _bucketed(frame, buckets).select(*columns, BUCKET).mapInArrow(_pack(table), PACKED_SPARK)
-
-
-def _write_rejects(checked: Checked, path: str) -> None:
-    parts = [checks.rejected(checked.applications, APPLICATION)]
-    parts += [checks.rejected(frame, name) for name, frame in checked.histories.items()]
-    union = parts[0]
-    for part in parts[1:]:
-        union = union.unionByName(part)
-    union.coalesce(1).write.mode("overwrite").parquet(path)
-
-
-def _reject_incomplete(spark: SparkSession, checked: Checked, rejects_path: str) -> None:
-    """Append to the rejects each valid application with a rejected history row, naming the
-    tables: a client is scored from all its rows or not at all, as the service answers a
-    request whole or refuses it."""
-    rejects = spark.read.parquet(rejects_path)
-    from_histories = rejects.where((F.col("table") != APPLICATION) & F.col("client_id").isNotNull())
-    incomplete = from_histories.groupBy(F.col("client_id").alias("__bad")).agg(
-        F.array_join(F.array_sort(F.collect_set("table")), ", ").alias("__tables")
-    )
-    valid = checked.applications.where(F.col(REASON) == "")
-    rows = valid.join(incomplete, valid[CLIENT].cast("string") == incomplete["__bad"], "inner")
-    reason = F.concat(F.lit("not scored: rejected rows in "), F.col("__tables"))
-    rows = rows.withColumn(REASON, reason).drop("__bad", "__tables")
-    checks.rejected(rows, APPLICATION).coalesce(1).write.mode("append").parquet(rejects_path)
-
-
-def _scored_inputs(
-    spark: SparkSession, checked: Checked, rejects_path: str
-) -> tuple[DataFrame, dict[str, DataFrame]]:
-    """The applications no reject names, and their valid history rows."""
-    rejects = spark.read.parquet(rejects_path).where(F.col("table") == APPLICATION)
-    bad = rejects.select(F.col("client_id").alias("__bad")).distinct()
-    valid = checked.applications.where(F.col(REASON) == "")
-    valid = valid.join(bad, valid[CLIENT].cast("string") == bad["__bad"], "left_anti")
-    ids = valid.select(F.col(CLIENT).alias("__id"))
-    linked = F.col(CLIENT) == F.col("__id")
-    histories = {
-        name: frame.where(F.col(REASON) == "").join(ids, linked, "left_semi")
-        for name, frame in checked.histories.items()
-    }
-    return valid, histories
 
 
 class _Output:
@@ -351,26 +323,16 @@ def score_portfolio(
     out = _Output(spark, output)
     try:
         checked = checked_tables(spark, schema_tables, scorer, files)
-        _write_rejects(checked, out.part(REJECTS_DIR))
-        _reject_incomplete(spark, checked, out.part(REJECTS_DIR))
-        applications, histories = _scored_inputs(spark, checked, out.part(REJECTS_DIR))
-        union = _packed(applications, APPLICATION, buckets)
-        for name, frame in histories.items():
-            union = union.unionByName(_packed(frame, name, buckets))
-        id_type = checked.applications.schema[CLIENT].dataType
-        answers = union.groupBy("bucket").applyInPandas(
-            _score_bucket(bundle.folder.name, bundle.digest),
-            _answer_schema(id_type, schema.id_column),
-        )
-        run_time = datetime.now(UTC).replace(microsecond=0)
-        answers = answers.select(
-            "*",
-            F.lit(bundle.version).alias("model_version"),
-            F.lit(bundle.digest).alias("bundle_digest"),
-            F.lit(run_time).cast("timestamp").alias("scored_at"),
-        )
-        answers.write.mode("overwrite").parquet(out.part(SCORES_DIR))
-        summary = _summary(spark, out, bundle, buckets, time.perf_counter() - started)
+        # Computed once, kept for the two writes and the summary that read it.
+        answers = _answers(checked, bundle, buckets, schema.id_column)
+        answers = answers.persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            scores, rejects = _outputs(answers, bundle, schema.id_column)
+            scores.write.mode("overwrite").parquet(out.part(SCORES_DIR))
+            rejects.coalesce(1).write.mode("overwrite").parquet(out.part(REJECTS_DIR))
+            summary = _summary(scores, rejects, bundle, buckets, time.perf_counter() - started)
+        finally:
+            answers.unpersist()
     except BaseException:
         out.abandon()
         raise
@@ -379,11 +341,35 @@ def score_portfolio(
     return summary
 
 
+def _answers(checked: Checked, bundle: Bundle, buckets: int, id_column: str) -> DataFrame:
+    """Every table's checked rows packed per bucket, unioned, and answered bucket by bucket:
+    one pass over the inputs for the answers and the rejects."""
+    union = _packed(checked.applications, APPLICATION, buckets)
+    for name, frame in checked.histories.items():
+        union = union.unionByName(_packed(frame, name, buckets))
+    id_type = checked.applications.schema[CLIENT].dataType
+    return union.groupBy("bucket").applyInPandas(
+        _score_bucket(bundle.folder.name, bundle.digest), _output_schema(id_type, id_column)
+    )
+
+
+def _outputs(answers: DataFrame, bundle: Bundle, id_column: str) -> tuple[DataFrame, DataFrame]:
+    """(scores with the bundle and the run's time, rejects) from the bucket function's rows."""
+    run_time = datetime.now(UTC).replace(microsecond=0)
+    scores = answers.where(F.col("table").isNull()).select(
+        F.col(f"`{id_column}`"),
+        *ANSWER_COLUMNS,
+        F.lit(bundle.version).alias("model_version"),
+        F.lit(bundle.digest).alias("bundle_digest"),
+        F.lit(run_time).cast("timestamp").alias("scored_at"),
+    )
+    return scores, answers.where(F.col("table").isNotNull()).select(*REJECT_COLUMNS)
+
+
 def _summary(
-    spark: SparkSession, out: _Output, bundle: Bundle, buckets: int, seconds: float
+    scores: DataFrame, rejects: DataFrame, bundle: Bundle, buckets: int, seconds: float
 ) -> RunSummary:
-    scored = spark.read.parquet(out.part(SCORES_DIR)).count()
-    rejects = spark.read.parquet(out.part(REJECTS_DIR))
+    scored = scores.count()
     by_table = {r["table"]: r["count"] for r in rejects.groupBy("table").count().collect()}
     reasons = rejects.select(F.explode(F.split("reason", "; ")).alias("r")).groupBy("r").count()
     counts = {r["r"]: r["count"] for r in reasons.orderBy(F.desc("count")).limit(20).collect()}
