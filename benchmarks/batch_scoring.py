@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -43,10 +44,22 @@ class Measured:
     seconds: float
     peak_gib: float
     rows: int
+    cpu_seconds: float  # user + system of the whole process tree (JVM and workers included)
 
     @property
     def rows_per_s(self) -> float:
         return self.rows / self.seconds
+
+    @property
+    def cores(self) -> float:
+        """The cores it kept busy on average: local[1] runs one task at a time, but the JVM's
+        reading, shuffle and garbage collection run beside that task's Python worker."""
+        return self.cpu_seconds / self.seconds
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # every waited-for descendant
+    return usage.ru_utime + usage.ru_stime
 
 
 def _tree_rss(process: psutil.Process) -> int:
@@ -61,7 +74,7 @@ def measured(name: str, command: list[str], rows: int, one_core: bool = False) -
     """Run ``command``, timing it and sampling its process tree's summed RSS."""
     env = os.environ | {"OMP_NUM_THREADS": "1"}
     pin = (lambda: os.sched_setaffinity(0, {0})) if one_core else None
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), _children_cpu()
     child = subprocess.Popen(command, env=env, preexec_fn=pin, stdout=subprocess.DEVNULL)
     process, peak, done = psutil.Process(child.pid), [0], threading.Event()
 
@@ -77,10 +90,10 @@ def measured(name: str, command: list[str], rows: int, one_core: bool = False) -
     sampler.join()
     if code != 0:
         raise SystemExit(f"{name}: {' '.join(command)} failed with status {code}")
-    result = Measured(name, seconds, peak[0] / GIB, rows)
+    result = Measured(name, seconds, peak[0] / GIB, rows, _children_cpu() - cpu_before)
     print(
         f"{name}: {seconds:.1f} s, {result.rows_per_s:,.0f} clients/s, "
-        f"peak {result.peak_gib:.2f} GiB",
+        f"peak {result.peak_gib:.2f} GiB, {result.cores:.2f} cores busy",
         flush=True,
     )
     return result
@@ -173,9 +186,12 @@ def _run_all(args: argparse.Namespace, data: Path, model: Path, work: Path) -> l
 
 def _table(results: list[Measured]) -> None:
     """The figures as the README's Markdown table."""
-    print("\n| variant | wall | clients/s | peak RSS (tree) |\n|---|---|---|---|")
+    print("\n| variant | wall | clients/s | peak RSS (tree) | cores busy |\n|---|---|---|---|---|")
     for r in results:
-        print(f"| {r.name} | {r.seconds:.0f} s | {r.rows_per_s:,.0f} | {r.peak_gib:.2f} GiB |")
+        print(
+            f"| {r.name} | {r.seconds:.0f} s | {r.rows_per_s:,.0f} | {r.peak_gib:.2f} GiB "
+            f"| {r.cores:.2f} |"
+        )
 
 
 def _ratios(results: list[Measured], training_seconds: float) -> None:
@@ -189,6 +205,8 @@ def _ratios(results: list[Measured], training_seconds: float) -> None:
         print(f"local[1] / in-process: {one.rows_per_s / plain.rows_per_s:.2f}x (target >= 0.5)")
     if two and plain:
         print(f"local[2] / in-process: {two.rows_per_s / plain.rows_per_s:.2f}x")
+    for r in results:  # what each variant costs, whatever the cores it found free
+        print(f"{r.name}: {r.rows / r.cpu_seconds:,.0f} clients per CPU second")
     if two:
         print(
             f"whole portfolio on local[2]: {two.seconds:.0f} s vs training "

@@ -166,7 +166,11 @@ class Scorer:
         self, applications: pd.DataFrame, histories: Histories | None = None
     ) -> np.ndarray:
         """The model's log-odds of default, before calibration."""
-        return self.model.raw_score(self.features(applications, histories).to_numpy())
+        return self.raw_score_of(self.features(applications, histories))
+
+    def raw_score_of(self, features: pd.DataFrame) -> np.ndarray:
+        """The log-odds of default of the model's input rows (``features``)."""
+        return self.model.raw_score(features.to_numpy())
 
     def predict_proba(
         self, applications: pd.DataFrame, histories: Histories | None = None
@@ -176,7 +180,7 @@ class Scorer:
 
     def probability_of(self, features: pd.DataFrame) -> np.ndarray:
         """Calibrated probability of default of the model's input rows (``features``)."""
-        return self.calibration.apply(self.model.raw_score(features.to_numpy()))
+        return self.calibration.apply(self.raw_score_of(features))
 
     def explain(
         self, applications: pd.DataFrame, histories: Histories | None = None
