@@ -7,6 +7,13 @@ the champion) against the same without; the raw model in process as the limit; o
 MLServer with its LightGBM runtime and adaptive batching serving the same model file
 (installed in its own virtual environment, skipped with --without-mlserver). Prints a Markdown
 table and the ratios the service is held to.
+
+The requests are real applicants of the reference sample shipped with the model: application
+only; the OpenAPI example (``EXAMPLE_HISTORY_ROWS`` rows of each history table); a typical
+client (the reference clients nearest the median row count of every history table) and a heavy
+one (nearest the 95th percentile), with all their history rows. Score and predict run with
+each, and ``/livez`` gives the server's floor. ``--also-model TAG`` runs score and predict of
+every request kind against a second model (the full-scale one) in the same run.
 """
 
 from __future__ import annotations
@@ -25,11 +32,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import psutil
 import typer
 
 from credit_scoring.core.models import PREDICT_THREADS, LightGBMModel
+from credit_scoring.core.profile import get_profile
 from credit_scoring.core.scorer import Scorer
+from credit_scoring.profiles.home_credit.requests import records, with_histories
+from credit_scoring.serving.docs import typical_application
 from credit_scoring.serving.runner import Server, free_port, running, serve
 
 app = typer.Typer(add_completion=False, help=__doc__)
@@ -63,19 +74,21 @@ class Result:
 
 def wrk(
     url: str,
-    bodies: Path,
+    bodies: Path | None,
     clients: int,
     seconds: int,
     name: str,
     during: Callable[[], str] | None = None,
 ) -> Result:
-    """One bounded wrk run; ``during`` is called halfway through and its answer kept as a note."""
-    script = bodies.with_suffix(".lua")
-    script.write_text(WRK_SCRIPT % bodies)
+    """One bounded wrk run, POSTing the JSON lines of ``bodies`` in turn (a GET without them);
+    ``during`` is called halfway through and its answer kept as a note."""
     command = ["wrk", "-t", str(min(clients, 2)), "-c", str(clients), "-d", f"{seconds}s"]
-    process = subprocess.Popen(
-        [*command, "--latency", "-s", str(script), url], stdout=subprocess.PIPE, text=True
-    )
+    command.append("--latency")
+    if bodies is not None:
+        script = bodies.with_suffix(".lua")
+        script.write_text(WRK_SCRIPT % bodies)
+        command += ["-s", str(script)]
+    process = subprocess.Popen([*command, url], stdout=subprocess.PIPE, text=True)
     note = ""
     if during is not None:
         time.sleep(seconds / 2)
@@ -105,11 +118,15 @@ def wrk(
 
 
 def bento(
-    workdir: Path, workers: int, batching: bool, challenger: str | None = None
+    workdir: Path,
+    workers: int,
+    batching: bool,
+    challenger: str | None = None,
+    model: str | None = None,
 ) -> AbstractContextManager[Server]:
-    """The promoted model served with these settings, on a free port, in its own BentoML home
-    (sharing the model store), logging to ``workdir``; ``challenger`` (a model tag) scored in
-    shadow, else none (whatever the store holds)."""
+    """The promoted model (or ``model``, a tag) served with these settings, on a free port, in
+    its own BentoML home (sharing the model store), logging to ``workdir``; ``challenger`` (a
+    model tag) scored in shadow, else none (whatever the store holds)."""
     port = free_port()
     home = workdir / f"bentoml-{port}"
     home.mkdir()
@@ -123,6 +140,7 @@ def bento(
         "CREDIT_REQUEST_LOG": str(workdir / f"requests-{port}.sqlite"),
         "CREDIT_API_KEY": "",
         **({"CREDIT_CHALLENGER_TAG": challenger} if challenger else {"CREDIT_SHADOW": "off"}),
+        **({"CREDIT_MODEL_TAG": model} if model else {}),
     }
     return serve(port=port, env=env, log_file=workdir / f"serve-{port}.log", timeout_s=180)
 
@@ -150,6 +168,82 @@ def connections_per_worker(server: Server, port: int) -> list[int]:
             if held:
                 counts.append(len(held))
     return sorted(counts, reverse=True)
+
+
+APPLICATION_ONLY, EXAMPLE, TYPICAL, HEAVY = (
+    "application only",
+    "OpenAPI example",
+    "typical client",
+    "heavy client",
+)
+CLIENTS_PER_KIND = 50  # distinct applicants per request kind, sent in turn
+
+
+def history_counts(requests: list[dict], tables: tuple[str, ...]) -> pd.DataFrame:
+    """Rows of each history table in each request (applicants x tables)."""
+    return pd.DataFrame([[len(r.get(t, ())) for t in tables] for r in requests], columns=tables)
+
+
+def nearest(counts: pd.DataFrame, target: pd.Series, n: int) -> list[int]:
+    """The ``n`` requests whose row counts are nearest ``target`` in every table at once
+    (summed distance of log counts: one table far off is not made up by the others)."""
+    distance = (np.log1p(counts) - np.log1p(target)).abs().sum(axis=1)
+    return distance.nsmallest(n).index.tolist()
+
+
+def request_kinds(scorer: Scorer, rows: pd.DataFrame) -> tuple[dict[str, list[dict]], str]:
+    """The applicants sent per request kind, and a note of their mean history rows per table.
+    A model without history tables has the application-only kind alone."""
+    kinds = {APPLICATION_ONLY: records(rows)}
+    schema, histories = scorer.schema, scorer.reference_histories
+    if not schema.tables or not histories or scorer.reference is None:
+        return kinds, ""
+    tables = get_profile(schema.profile).history_tables(schema.tables)
+    applications = scorer.reference.drop(columns=[schema.target_column])
+    full = with_histories(histories, applications)
+    example = typical_application(schema, scorer.reference, histories, tables)
+    kinds[EXAMPLE] = [example]
+    counts = history_counts(full, schema.tables)
+    notes = [f"reference clients' rows per table: median {counts.median().to_dict()}"]
+    for kind, quantile in ((TYPICAL, 0.5), (HEAVY, 0.95)):
+        chosen = nearest(counts, counts.quantile(quantile), CLIENTS_PER_KIND)
+        kinds[kind] = [full[i] for i in chosen]
+        mean = counts.loc[chosen].mean().round(1).to_dict()
+        notes.append(f"{kind}: {sum(mean.values()):.0f} rows, mean per table {mean}")
+    return kinds, "; ".join(notes)
+
+
+def write_bodies(folder: Path, kinds: dict[str, list[dict]]) -> dict[str, Path]:
+    """One JSON line per request (one applicant each) per kind."""
+    paths = {}
+    for kind, applicants in kinds.items():
+        paths[kind] = folder / f"bodies-{kind.replace(' ', '-')}.txt"
+        lines = (json.dumps({"applications": [a]}) for a in applicants)
+        paths[kind].write_text("".join(line + "\n" for line in lines))
+    return paths
+
+
+def by_request_kind(
+    workdir: Path, bodies: dict[str, Path], levels: list[int], seconds: int, model: str | None
+) -> list[Result]:
+    """``/livez``, then score and predict with every request kind, on the service's own
+    setting (2 workers, batched); ``model`` a tag, else the promoted model."""
+    results = []
+    suffix = f", model {model}" if model else ""
+    with bento(workdir, 2, True, model=model) as server:
+        if model is None:
+            results += [wrk(f"{server.url}/livez", None, c, seconds, LIVEZ) for c in levels]
+        for endpoint in ("score", "predict"):
+            for kind, path in bodies.items():
+                name = f"{endpoint}, {kind}{suffix}"
+                wrk(f"{server.url}/{endpoint}", path, 16, 2, "warm-up")
+                results += [wrk(f"{server.url}/{endpoint}", path, c, seconds, name) for c in levels]
+        typer.echo(f"done: request kinds{suffix}", err=True)
+    return results
+
+
+LIVEZ = "/livez (the server's floor)"
+MLSERVER = "MLServer LightGBM, batched (64, 10 ms)"
 
 
 def lightgbm_of(scorer: Scorer):
@@ -251,9 +345,7 @@ def mlserver(
             )
         )
         url = f"http://127.0.0.1:{port}/v2/models/credit/infer"
-        return [
-            wrk(url, bodies, c, seconds, "MLServer LightGBM, batched (64, 10 ms)") for c in clients
-        ]
+        return [wrk(url, bodies, c, seconds, MLSERVER) for c in clients]
 
 
 SCORE, PREDICT = "score (predict, no reason codes)", "predict (with reason codes)"
@@ -282,6 +374,9 @@ def main(
     only: str = typer.Option(
         None, help="Only the variants whose name starts with this, e.g. 'predict' (a re-run)"
     ),
+    also_model: str = typer.Option(
+        None, help="A second model's tag (e.g. make train-full's): score and predict per kind"
+    ),
 ) -> None:
     """Run every variant against the promoted model and print the table and ratios."""
     if shutil.which("wrk") is None:
@@ -296,15 +391,16 @@ def main(
         raise RuntimeError(f"model {model_dir} was promoted without a reference sample")
     rows = scorer.reference.drop(columns=[scorer.schema.target_column]).head(500)
     results: list[Result] = []
+    kinds, kinds_note = request_kinds(scorer, rows)
+    typer.echo(kinds_note, err=True)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        bodies = workdir / "bodies.txt"
-        bodies.write_text(
-            "".join(
-                json.dumps({"applications": [json.loads(row.dropna().to_json())]}) + "\n"
-                for _, row in rows.iterrows()
-            )
-        )
+        paths = write_bodies(workdir, kinds)
+        bodies = paths[APPLICATION_ONLY]
+        if not only:
+            results += by_request_kind(workdir, paths, levels, seconds, None)
+            if also_model:
+                results += by_request_kind(workdir, paths, levels, seconds, also_model)
         for label, endpoint, workers, batching, shadow in VARIANTS:
             name = f"{label}, {'batched' if batching else 'unbatched'}, {workers} worker(s)"
             if only and not name.startswith(only):
@@ -326,7 +422,8 @@ def main(
         if with_mlserver:
             results += mlserver(workdir, scorer, model_dir, rows, levels, seconds)
     results += in_process(scorer, rows)
-    table = report(results, scorer)
+    other = Scorer.load(Path(bentoml_model_path(also_model))) if also_model else None
+    table = report(results, scorer, kinds_note, other)
     typer.echo(table)
     if markdown:
         save(table, markdown)
@@ -338,11 +435,21 @@ def save(table: str, path: Path) -> None:
     path.write_text(table)
 
 
-def report(results: list[Result], scorer: Scorer) -> str:
+def bentoml_model_path(tag: str) -> str:
+    import bentoml
+
+    return bentoml.models.get(tag).path
+
+
+def report(
+    results: list[Result], scorer: Scorer, kinds_note: str = "", other: Scorer | None = None
+) -> str:
     lines = [
         f"Model: {lightgbm_of(scorer).num_trees()} trees, {len(scorer.feature_names)} features. "
-        f"{os.cpu_count()} cores.",
+        + (f"Second model: {lightgbm_of(other).num_trees()} trees. " if other else "")
+        + f"{os.cpu_count()} cores.",
         "",
+        *([f"Requests: {kinds_note}.", ""] if kinds_note else []),
         "| variant | clients | req/s | p50 ms | p99 ms | errors | note |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -351,40 +458,90 @@ def report(results: list[Result], scorer: Scorer) -> str:
         f"{r.errors} | {r.note} |"
         for r in results
     ]
+    lines += ["", *ratio_lines(results), *budget_lines(results)]
+    return "\n".join(lines)
 
-    def rps(prefix: str, c: int) -> float | None:
-        found = [r.rps for r in results if r.name.startswith(prefix) and r.clients == c]
-        return found[0] if found else None
 
+def _rps(results: list[Result], name: str, clients: int) -> float | None:
+    found = [r.rps for r in results if r.name == name and r.clients == clients]
+    return found[0] if found else None
+
+
+def _rps_prefix(results: list[Result], prefix: str, clients: int) -> float | None:
+    found = [r.rps for r in results if r.name.startswith(prefix) and r.clients == clients]
+    return found[0] if found else None
+
+
+def ratio_lines(results: list[Result]) -> list[str]:
+    """The ratios the service is held to, at the most clients measured."""
     top = max(r.clients for r in results)
     served = f"{SCORE}, batched, 2"
-    ratios = {
-        "score batched (2 workers) / MLServer batched (target >= 1)": (
-            rps(served, top),
-            rps("MLServer", top),
-        ),
-        "score batched: 2 workers / 1 worker (target >= 1.5)": (
-            rps(served, top),
-            rps(f"{SCORE}, batched, 1", top),
-        ),
-        "predict with reason codes / score (target >= 0.4)": (
-            rps(f"{PREDICT}, batched, 2", top),
-            rps(served, top),
-        ),
-        "score batched / unbatched": (rps(served, top), rps(f"{SCORE}, unbatched, 2", top)),
+    by_prefix = {
+        "score batched (2 workers) / MLServer batched (target >= 1)": (served, "MLServer"),
+        "score batched: 2 workers / 1 worker (target >= 1.5)": (served, f"{SCORE}, batched, 1"),
+        "predict with reason codes / score (target >= 0.4)": (f"{PREDICT}, batched, 2", served),
+        "score batched / unbatched": (served, f"{SCORE}, unbatched, 2"),
         "score with a shadow challenger / without (target >= 0.6)": (
-            rps(f"{SCORE} {SHADOW}, batched, 2", top),
-            rps(served, top),
+            f"{SCORE} {SHADOW}, batched, 2",
+            served,
         ),
         "predict with a shadow challenger / without (target >= 0.6)": (
-            rps(f"{PREDICT} {SHADOW}, batched, 2", top),
-            rps(f"{PREDICT}, batched, 2", top),
+            f"{PREDICT} {SHADOW}, batched, 2",
+            f"{PREDICT}, batched, 2",
         ),
-        "explain / score": (rps("explain", top), rps(served, top)),
+        "explain / score": ("explain", served),
     }
-    lines += ["", f"Ratios at {top} clients:"]
-    lines += [f"- {k}: {a / b:.2f}" for k, (a, b) in ratios.items() if a and b]
-    return "\n".join(lines)
+    exact = {
+        "score, application only / /livez (target >= 0.5)": (f"score, {APPLICATION_ONLY}", LIVEZ),
+        "score, OpenAPI example / application only (target >= 0.6)": (
+            f"score, {EXAMPLE}",
+            f"score, {APPLICATION_ONLY}",
+        ),
+        "score, typical client / application only (target >= 0.25)": (
+            f"score, {TYPICAL}",
+            f"score, {APPLICATION_ONLY}",
+        ),
+        "predict with reasons, application only / MLServer batched (target >= 1.0)": (
+            f"predict, {APPLICATION_ONLY}",
+            MLSERVER,
+        ),
+        "score, heavy client / application only": (
+            f"score, {HEAVY}",
+            f"score, {APPLICATION_ONLY}",
+        ),
+    }
+    pairs = {
+        k: (_rps_prefix(results, a, top), _rps_prefix(results, b, top))
+        for k, (a, b) in by_prefix.items()
+    }
+    pairs |= {k: (_rps(results, a, top), _rps(results, b, top)) for k, (a, b) in exact.items()}
+    for r in results:  # the second model's answers against the promoted one's, kind by kind
+        if ", model " in r.name and r.clients == top:
+            own = r.name.split(", model ")[0]
+            key = f"{r.name} / the promoted model's (target >= 0.5 for predict)"
+            pairs[key] = (r.rps, _rps(results, own, top))
+    lines = [f"Ratios at {top} clients:"]
+    lines += [f"- {k}: {a / b:.2f}" for k, (a, b) in pairs.items() if a and b]
+    return lines
+
+
+def budget_lines(results: list[Result]) -> list[str]:
+    """p99 at the most clients for score and predict with a typical client or lighter (target
+    <= 100 ms), and the cells with any error (target: none)."""
+    top = max(r.clients for r in results)
+    light = (APPLICATION_ONLY, EXAMPLE, TYPICAL)
+    checked = [
+        r
+        for r in results
+        if r.clients == top
+        and r.name.startswith(("score, ", "predict, "))
+        and any(f", {kind}" in r.name for kind in light)
+    ]
+    lines = ["", f"p99 at {top} clients, typical client or lighter (target <= 100 ms):"]
+    lines += [f"- {r.name}: {r.p99_ms:.0f} ms" for r in checked]
+    failed = [f"{r.name} at {r.clients}" for r in results if r.errors]
+    lines += ["", f"cells with errors (target: none): {', '.join(failed) or 'none'}"]
+    return lines
 
 
 if __name__ == "__main__":
