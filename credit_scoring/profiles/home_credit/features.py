@@ -113,29 +113,87 @@ def _numeric(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     return frame
 
 
-Aggregations = dict[str, tuple[str, str]]  # output name -> (input column, pandas function)
+Aggregations = dict[str, tuple[str, str]]  # output name -> (input column, _Groups statistic)
 Columns = dict[str, pd.Series | np.ndarray]
 
 
+class _Groups:
+    """Per-group statistics of one input column, as pandas' groupby computes them (missing
+    values skipped; a sum of none is 0, a mean, min or max of none is missing, a standard
+    deviation needs two values), in NumPy over the whole table at once: a pandas groupby call
+    costs ~0.4 ms whatever its size, and a request's batch makes ~130 of them. Each group
+    adds its rows in their order, so a client's values do not depend on the other clients in
+    the table."""
+
+    def __init__(self, values: np.ndarray, codes: np.ndarray, groups: int) -> None:
+        self.values, self.codes, self.groups = values, codes, groups
+        self.missing = np.isnan(values)
+        self._sums: dict[str, np.ndarray] = {}
+
+    def _bincount(self, weights: np.ndarray | None = None) -> np.ndarray:
+        return np.bincount(self.codes, weights=weights, minlength=self.groups)
+
+    def size(self) -> np.ndarray:
+        return self._bincount().astype(float)
+
+    def count(self) -> np.ndarray:
+        if "count" not in self._sums:
+            self._sums["count"] = self._bincount((~self.missing).astype(float))
+        return self._sums["count"]
+
+    def sum(self) -> np.ndarray:
+        if "sum" not in self._sums:
+            self._sums["sum"] = self._bincount(np.where(self.missing, 0.0, self.values))
+        return self._sums["sum"]
+
+    def mean(self) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.count() > 0, self.sum() / self.count(), np.nan)
+
+    def nunique(self) -> np.ndarray:
+        """Distinct present values per group: each (group, value) pair counted once."""
+        valid = ~self.missing
+        value_codes, distinct = pd.factorize(self.values[valid])
+        width = max(len(distinct), 1)
+        pairs = np.unique(self.codes[valid].astype(np.int64) * width + value_codes)
+        return np.bincount(pairs // width, minlength=self.groups).astype(float)
+
+    def _extreme(self, function: np.ufunc) -> np.ndarray:
+        out = np.full(self.groups, np.nan)
+        function.at(out, self.codes, self.values)  # fmax/fmin: a missing value never wins
+        return out
+
+    def max(self) -> np.ndarray:
+        return self._extreme(np.fmax)
+
+    def min(self) -> np.ndarray:
+        return self._extreme(np.fmin)
+
+    def std(self) -> np.ndarray:
+        deviation = self.values - self.mean()[self.codes]
+        squares = self._bincount(np.where(self.missing, 0.0, deviation * deviation))
+        count = self.count()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(count > 1, np.sqrt(squares / (count - 1)), np.nan)
+
+
 def _aggregate(columns: Columns, key: str, aggregations: Aggregations) -> pd.DataFrame:
-    """Group by ``key`` one input column at a time: no wide copy of a 13M-row table is made
-    (a DataFrame of all derived columns would be), and each group sums its rows in their
-    order, so a client's values do not depend on the other clients in the table."""
+    """Group by ``key`` one input column at a time (no wide copy of a 13M-row table is made,
+    as a DataFrame of all derived columns would be); groups in order of first appearance."""
     codes, keys = pd.factorize(np.asarray(columns[key]), sort=False)
     present = codes >= 0  # rows without a key belong to nobody
     codes = codes[present]
     by_input: dict[str, list[tuple[str, str]]] = {}
     for output, (column, function) in aggregations.items():
         by_input.setdefault(column, []).append((output, function))
-    out: dict[str, pd.Series] = {}
+    out: dict[str, np.ndarray] = {}
     for column, pairs in by_input.items():
-        values = pd.Series(np.asarray(columns[column])[present])
-        grouped = values.groupby(codes, sort=False)
+        values = np.asarray(columns[column], dtype=float)[present]
+        groups = _Groups(values, codes, len(keys))
         for output, function in pairs:
-            out[output] = grouped.agg(function)
-    frame = pd.DataFrame({name: out[name] for name in aggregations})
-    frame.index = keys[frame.index.to_numpy()] if len(frame) else pd.Index([], dtype=float)
-    return frame
+            out[output] = getattr(groups, function)()
+    index = pd.Index(keys) if len(keys) else pd.Index([], dtype=float)
+    return pd.DataFrame({name: out[name] for name in aggregations}, index=index)
 
 
 def _bureau_balance_per_credit(balance: pd.DataFrame) -> pd.DataFrame:
