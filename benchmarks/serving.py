@@ -39,7 +39,12 @@ import typer
 from credit_scoring.core.models import PREDICT_THREADS, LightGBMModel
 from credit_scoring.core.profile import get_profile
 from credit_scoring.core.scorer import Scorer
-from credit_scoring.profiles.home_credit.requests import records, with_histories
+from credit_scoring.profiles.home_credit.requests import (
+    history_counts,
+    nearest,
+    records,
+    with_histories,
+)
 from credit_scoring.serving.docs import typical_application
 from credit_scoring.serving.runner import Server, free_port, running, serve
 
@@ -179,18 +184,6 @@ APPLICATION_ONLY, EXAMPLE, TYPICAL, HEAVY = (
 CLIENTS_PER_KIND = 50  # distinct applicants per request kind, sent in turn
 
 
-def history_counts(requests: list[dict], tables: tuple[str, ...]) -> pd.DataFrame:
-    """Rows of each history table in each request (applicants x tables)."""
-    return pd.DataFrame([[len(r.get(t, ())) for t in tables] for r in requests], columns=tables)
-
-
-def nearest(counts: pd.DataFrame, target: pd.Series, n: int) -> list[int]:
-    """The ``n`` requests whose row counts are nearest ``target`` in every table at once
-    (summed distance of log counts: one table far off is not made up by the others)."""
-    distance = (np.log1p(counts) - np.log1p(target)).abs().sum(axis=1)
-    return distance.nsmallest(n).index.tolist()
-
-
 def request_kinds(scorer: Scorer, rows: pd.DataFrame) -> tuple[dict[str, list[dict]], str]:
     """The applicants sent per request kind, and a note of their mean history rows per table.
     A model without history tables has the application-only kind alone."""
@@ -203,7 +196,7 @@ def request_kinds(scorer: Scorer, rows: pd.DataFrame) -> tuple[dict[str, list[di
     full = with_histories(histories, applications)
     example = typical_application(schema, scorer.reference, histories, tables)
     kinds[EXAMPLE] = [example]
-    counts = history_counts(full, schema.tables)
+    counts = history_counts(full)
     notes = [f"reference clients' rows per table: median {counts.median().to_dict()}"]
     for kind, quantile in ((TYPICAL, 0.5), (HEAVY, 0.95)):
         chosen = nearest(counts, counts.quantile(quantile), CLIENTS_PER_KIND)

@@ -3,7 +3,10 @@
 The Deployment is played as `make k8s-smoke` plays it (same image, settings, limits); its
 container's cgroup is read from the host. Two loads, one after the other:
 - the target load: ``--rps`` one-applicant /predict requests per second (paced, from
-  ``--clients`` threads) for ``--seconds``: CPU seconds per request and the cores it takes;
+  ``--clients`` threads) for ``--seconds``: CPU seconds per request and the cores it takes.
+  The applicant is a typical client of the model's reference sample with all its history
+  rows (the median row count of every table), or with ``--application-only`` the README's
+  applicant without any;
 - the heaviest answer: /explain with batches of ``--batch`` applicants (TreeSHAP, the
   largest arrays), for the peak memory of the worker and its arbiter.
 It prints the figures and the requests/limits they suggest; deployment.yaml carries the last
@@ -26,6 +29,8 @@ from deploy.engine import Engine, ToolError, detect, fail
 from deploy.k8s_pod import Manifests
 from deploy.k8s_smoke import Pod, image_info, played, wait_ready
 from deploy.smoke import known_applicants, load_model
+
+TYPICAL = 0.5  # the quantile of every table's row count the target load's applicant sits at
 
 CGROUP = Path("/sys/fs/cgroup")
 MIB = 2**20
@@ -121,35 +126,57 @@ def round_up(value: float, step: float) -> float:
     return math.ceil(value / step) * step
 
 
+def typical_client(scorer: Any) -> dict[str, Any] | None:
+    """A typical client of the reference sample with its history rows (None: a model with no
+    history tables)."""
+    if not scorer.schema.tables or not scorer.reference_histories or scorer.reference is None:
+        return None
+    from credit_scoring.profiles.home_credit.requests import clients_at, with_histories
+
+    applications = scorer.reference.drop(columns=[scorer.schema.target_column])
+    return clients_at(with_histories(scorer.reference_histories, applications), TYPICAL, 1)[0]
+
+
 def measure(
-    engine: Engine, image: str, model_tag: str, rps: float, clients: int, seconds: float, batch: int
+    engine: Engine,
+    image: str,
+    model_tag: str,
+    load: tuple[float, int, float],
+    batch: int,
+    application_only: bool,
 ) -> None:
+    rps, clients, seconds = load
     manifests = Manifests.load()
-    applicants = known_applicants(load_model(model_tag))
+    scorer = load_model(model_tag)
+    applicants = known_applicants(scorer)
+    typical = None if application_only else typical_client(scorer)
+    sent = typical or applicants[0]
+    rows = sum(len(v) for v in sent.values() if isinstance(v, list))
     with played(engine, manifests, image) as pod:
         wait_ready(pod)
         cgroup = Cgroup.of(int(pod.state("{{.State.Pid}}")))
         idle = cgroup.memory_bytes()
         cgroup.reset_peak()
         cpu_before, started = cgroup.cpu_seconds(), time.monotonic()
-        ok, failed = paced_load(
-            pod.url, pod.key, {"applications": applicants[:1]}, rps, clients, seconds
-        )
+        ok, failed = paced_load(pod.url, pod.key, {"applications": [sent]}, rps, clients, seconds)
         wall, cpu = time.monotonic() - started, cgroup.cpu_seconds() - cpu_before
         load_peak = cgroup.peak_bytes()
         explain_batches(pod, applicants, batch, rounds=10)
         peak = cgroup.peak_bytes()
     per_request_ms = 1000 * cpu / max(ok, 1)
     cores = cpu / wall
+    needed = per_request_ms / 1000 * rps  # the target load's cores, answered or not
     memory_request = round_up(peak * 1.25 / MIB, 64)
     print(
         f"\nmodel {model_tag}, image {image}\n"
         f"target load   {ok / wall:.0f} req/s answered of {rps:.0f} asked ({clients} clients, "
-        f"{wall:.0f} s, {failed} failed): {per_request_ms:.2f} ms CPU per request, "
+        f"{wall:.0f} s, {failed} failed), one applicant with {rows} history rows: "
+        f"{per_request_ms:.2f} ms CPU per request, "
         f"{cores:.2f} cores\n"
         f"memory        idle {idle / MIB:.0f} MiB, peak under load {load_peak / MIB:.0f} MiB, "
         f"peak with /explain x{batch} {peak / MIB:.0f} MiB\n"
-        f"suggested     requests cpu {round_up(cores * 1000, 50):.0f}m memory "
+        f"suggested     requests cpu {round_up(needed * 1000, 50):.0f}m ({rps:.0f} req/s x CPU per "
+        f"request) memory "
         f"{memory_request:.0f}Mi; limits memory {2 * memory_request:.0f}Mi "
         f"(HPA scales out at 70% of the CPU request)"
     )
@@ -158,14 +185,18 @@ def measure(
 @app.command()
 def run(
     rps: float = typer.Option(50, help="Target load of one pod: /predict requests per second"),
-    clients: int = typer.Option(8, help="Client threads sending the target load"),
+    clients: int = typer.Option(16, help="Client threads sending the target load"),
     seconds: float = typer.Option(30, help="Seconds of target load"),
     batch: int = typer.Option(64, help="Applicants per /explain request for the memory peak"),
+    application_only: bool = typer.Option(
+        False, help="Load with the README's applicant, no history rows (else a typical client)"
+    ),
 ) -> None:
     """Play the Deployment, load it, print CPU per request and peak memory."""
     try:
         info = image_info()
-        measure(detect("buildah"), info["image"], info["model_tag"], rps, clients, seconds, batch)
+        load = (rps, clients, seconds)
+        measure(detect("buildah"), info["image"], info["model_tag"], load, batch, application_only)
     except (ToolError, ValueError) as error:
         fail(error)
 

@@ -14,7 +14,7 @@ def test_the_table_is_written_where_no_folder_exists_yet(tmp_path):
 def test_the_typical_and_heavy_clients_are_the_nearest_in_every_table():
     import pandas as pd
 
-    from benchmarks.serving import history_counts, nearest
+    from credit_scoring.profiles.home_credit.requests import history_counts, nearest
 
     requests = [
         {"bureau": [{}] * 3, "previous_application": [{}] * 2},  # median in both
@@ -23,7 +23,7 @@ def test_the_typical_and_heavy_clients_are_the_nearest_in_every_table():
         {"bureau": [{}] * 1, "previous_application": [{}] * 1},
         {"bureau": [{}] * 5, "previous_application": [{}] * 4},
     ]
-    counts = history_counts(requests, ("bureau", "previous_application"))
+    counts = history_counts(requests)[["bureau", "previous_application"]]
     assert counts.to_numpy().tolist() == [[3, 2], [3, 0], [40, 30], [1, 1], [5, 4]]
     assert nearest(counts, pd.Series({"bureau": 3, "previous_application": 2}), 1) == [0]
     assert nearest(counts, counts.quantile(0.95), 1) == [2]

@@ -10,10 +10,17 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from credit_scoring.core.schema import MAX_HISTORY_ROWS
-from credit_scoring.profiles.home_credit.tables import BUREAU, BUREAU_BALANCE, BUREAU_ID, ID_COLUMN
+from credit_scoring.profiles.home_credit.tables import (
+    BUREAU,
+    BUREAU_BALANCE,
+    BUREAU_ID,
+    HISTORY_TABLES,
+    ID_COLUMN,
+)
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -56,3 +63,24 @@ def with_histories(
                 application[name] = linked[:MAX_HISTORY_ROWS]
         out.append(application)
     return out
+
+
+def history_counts(requests: list[dict[str, Any]]) -> pd.DataFrame:
+    """Rows of each history table in each request (applicants x tables)."""
+    return pd.DataFrame(
+        [[len(r.get(t, ())) for t in HISTORY_TABLES] for r in requests], columns=HISTORY_TABLES
+    )
+
+
+def nearest(counts: pd.DataFrame, target: pd.Series, n: int) -> list[int]:
+    """The ``n`` requests whose row counts are nearest ``target`` in every table at once
+    (summed distance of log counts: one table far off is not made up by the others)."""
+    distance = (np.log1p(counts) - np.log1p(target)).abs().sum(axis=1)
+    return distance.nsmallest(n).index.tolist()
+
+
+def clients_at(requests: list[dict[str, Any]], quantile: float, n: int) -> list[dict[str, Any]]:
+    """The ``n`` requests nearest the ``quantile`` row count of every history table: 0.5 a
+    typical client, 0.95 a heavy one."""
+    counts = history_counts(requests)
+    return [requests[i] for i in nearest(counts, counts.quantile(quantile), n)]
