@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -57,16 +56,16 @@ class Measured:
         return self.cpu_seconds / self.seconds
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # every waited-for descendant
-    return usage.ru_utime + usage.ru_stime
-
-
-def _tree_rss(process: psutil.Process) -> int:
+def _tree_sample(process: psutil.Process, cpu: dict[int, float]) -> int:
+    """The tree's summed RSS now; each member's CPU seconds so far into ``cpu`` (by pid; a
+    member's reaped children are not added: they were members, sampled themselves). Sampled,
+    because the JVM is never waited for by its parent, so no rusage would count it."""
     total = 0
     for member in [process, *process.children(recursive=True)]:
         with contextlib.suppress(psutil.Error):  # ended between the listing and the reading
             total += member.memory_info().rss
+            t = member.cpu_times()
+            cpu[member.pid] = t.user + t.system
     return total
 
 
@@ -74,13 +73,14 @@ def measured(name: str, command: list[str], rows: int, one_core: bool = False) -
     """Run ``command``, timing it and sampling its process tree's summed RSS."""
     env = os.environ | {"OMP_NUM_THREADS": "1"}
     pin = (lambda: os.sched_setaffinity(0, {0})) if one_core else None
-    started, cpu_before = time.perf_counter(), _children_cpu()
+    started = time.perf_counter()
     child = subprocess.Popen(command, env=env, preexec_fn=pin, stdout=subprocess.DEVNULL)
     process, peak, done = psutil.Process(child.pid), [0], threading.Event()
+    cpu: dict[int, float] = {}
 
     def sample() -> None:
         while not done.wait(0.2):
-            peak[0] = max(peak[0], _tree_rss(process))
+            peak[0] = max(peak[0], _tree_sample(process, cpu))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -90,7 +90,7 @@ def measured(name: str, command: list[str], rows: int, one_core: bool = False) -
     sampler.join()
     if code != 0:
         raise SystemExit(f"{name}: {' '.join(command)} failed with status {code}")
-    result = Measured(name, seconds, peak[0] / GIB, rows, _children_cpu() - cpu_before)
+    result = Measured(name, seconds, peak[0] / GIB, rows, sum(cpu.values()))
     print(
         f"{name}: {seconds:.1f} s, {result.rows_per_s:,.0f} clients/s, "
         f"peak {result.peak_gib:.2f} GiB, {result.cores:.2f} cores busy",

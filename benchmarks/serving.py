@@ -367,6 +367,9 @@ def main(
     only: str = typer.Option(
         None, help="Only the variants whose name starts with this, e.g. 'predict' (a re-run)"
     ),
+    model: str = typer.Option(
+        None, help="The model's tag [the promoted one: credit_scoring:latest]"
+    ),
     also_model: str = typer.Option(
         None, help="A second model's tag (e.g. make train-full's): score and predict per kind"
     ),
@@ -378,6 +381,9 @@ def main(
     home = Path(os.environ.get("BENTOML_HOME", Path.home() / "bentoml"))
     folder = home / "models" / "credit_scoring"
     model_dir = folder / (folder / "latest").read_text().strip()
+    if model:
+        model_dir = Path(bentoml_model_path(model))
+        os.environ["CREDIT_MODEL_TAG"] = model  # every server started below serves it
     tag = f"credit_scoring:{model_dir.name}"  # also the shadow challenger: a model as costly
     scorer = Scorer.load(model_dir)
     if scorer.reference is None:

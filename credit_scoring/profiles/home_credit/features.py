@@ -155,7 +155,7 @@ class _Groups:
         valid = ~self.missing
         value_codes, distinct = pd.factorize(self.values[valid])
         width = max(len(distinct), 1)
-        pairs = np.unique(self.codes[valid].astype(np.int64) * width + value_codes)
+        pairs = pd.unique(self.codes[valid].astype(np.int64) * width + value_codes)  # hashed
         return np.bincount(pairs // width, minlength=self.groups).astype(float)
 
     def _extreme(self, function: np.ufunc) -> np.ndarray:
