@@ -40,10 +40,10 @@ from credit_scoring.core.models import PREDICT_THREADS, LightGBMModel
 from credit_scoring.core.profile import get_profile
 from credit_scoring.core.scorer import Scorer
 from credit_scoring.profiles.home_credit.requests import (
+    clients_at,
     history_counts,
-    nearest,
     records,
-    with_histories,
+    reference_clients,
 )
 from credit_scoring.serving.docs import typical_application
 from credit_scoring.serving.runner import Server, free_port, running, serve
@@ -188,20 +188,17 @@ def request_kinds(scorer: Scorer, rows: pd.DataFrame) -> tuple[dict[str, list[di
     """The applicants sent per request kind, and a note of their mean history rows per table.
     A model without history tables has the application-only kind alone."""
     kinds = {APPLICATION_ONLY: records(rows)}
-    schema, histories = scorer.schema, scorer.reference_histories
-    if not schema.tables or not histories or scorer.reference is None:
+    full = reference_clients(scorer)
+    if full is None:
         return kinds, ""
+    schema = scorer.schema
     tables = get_profile(schema.profile).history_tables(schema.tables)
-    applications = scorer.reference.drop(columns=[schema.target_column])
-    full = with_histories(histories, applications)
-    example = typical_application(schema, scorer.reference, histories, tables)
-    kinds[EXAMPLE] = [example]
-    counts = history_counts(full)
-    notes = [f"reference clients' rows per table: median {counts.median().to_dict()}"]
+    histories = scorer.reference_histories or {}
+    kinds[EXAMPLE] = [typical_application(schema, scorer.reference, histories, tables)]
+    notes = [f"reference clients' rows per table: median {history_counts(full).median().to_dict()}"]
     for kind, quantile in ((TYPICAL, 0.5), (HEAVY, 0.95)):
-        chosen = nearest(counts, counts.quantile(quantile), CLIENTS_PER_KIND)
-        kinds[kind] = [full[i] for i in chosen]
-        mean = counts.loc[chosen].mean().round(1).to_dict()
+        kinds[kind] = clients_at(full, quantile, CLIENTS_PER_KIND)
+        mean = history_counts(kinds[kind]).mean().round(1).to_dict()
         notes.append(f"{kind}: {sum(mean.values()):.0f} rows, mean per table {mean}")
     return kinds, "; ".join(notes)
 
@@ -378,11 +375,8 @@ def main(
     if shutil.which("wrk") is None:
         raise typer.BadParameter("wrk is not installed (Debian/Ubuntu: apt-get install wrk)")
     levels = [int(c) for c in clients.split(",")]
-    home = Path(os.environ.get("BENTOML_HOME", Path.home() / "bentoml"))
-    folder = home / "models" / "credit_scoring"
-    model_dir = folder / (folder / "latest").read_text().strip()
+    model_dir = Path(bentoml_model_path(model or "credit_scoring:latest"))
     if model:
-        model_dir = Path(bentoml_model_path(model))
         os.environ["CREDIT_MODEL_TAG"] = model  # every server started below serves it
     tag = f"credit_scoring:{model_dir.name}"  # also the shadow challenger: a model as costly
     scorer = Scorer.load(model_dir)
@@ -461,13 +455,13 @@ def report(
     return "\n".join(lines)
 
 
-def _rps(results: list[Result], name: str, clients: int) -> float | None:
-    found = [r.rps for r in results if r.name == name and r.clients == clients]
-    return found[0] if found else None
-
-
-def _rps_prefix(results: list[Result], prefix: str, clients: int) -> float | None:
-    found = [r.rps for r in results if r.name.startswith(prefix) and r.clients == clients]
+def _rps(results: list[Result], name: str, clients: int, prefix: bool = False) -> float | None:
+    """The req/s of the first cell named ``name`` (or, with ``prefix``, starting with it)."""
+    found = [
+        r.rps
+        for r in results
+        if r.clients == clients and (r.name.startswith(name) if prefix else r.name == name)
+    ]
     return found[0] if found else None
 
 
@@ -510,7 +504,7 @@ def ratio_lines(results: list[Result]) -> list[str]:
         ),
     }
     pairs = {
-        k: (_rps_prefix(results, a, top), _rps_prefix(results, b, top))
+        k: (_rps(results, a, top, prefix=True), _rps(results, b, top, prefix=True))
         for k, (a, b) in by_prefix.items()
     }
     pairs |= {k: (_rps(results, a, top), _rps(results, b, top)) for k, (a, b) in exact.items()}

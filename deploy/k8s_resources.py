@@ -129,12 +129,10 @@ def round_up(value: float, step: float) -> float:
 def typical_client(scorer: Any) -> dict[str, Any] | None:
     """A typical client of the reference sample with its history rows (None: a model with no
     history tables)."""
-    if not scorer.schema.tables or not scorer.reference_histories or scorer.reference is None:
-        return None
-    from credit_scoring.profiles.home_credit.requests import clients_at, with_histories
+    from credit_scoring.profiles.home_credit.requests import clients_at, reference_clients
 
-    applications = scorer.reference.drop(columns=[scorer.schema.target_column])
-    return clients_at(with_histories(scorer.reference_histories, applications), TYPICAL, 1)[0]
+    full = reference_clients(scorer)
+    return None if full is None else clients_at(full, TYPICAL, 1)[0]
 
 
 def measure(

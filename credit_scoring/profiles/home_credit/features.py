@@ -11,7 +11,7 @@ with no rows in a table gets counts 0 and statistics NaN, in training and servin
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
+from functools import cache, cached_property
 
 import numpy as np
 import pandas as pd
@@ -128,27 +128,27 @@ class _Groups:
     def __init__(self, values: np.ndarray, codes: np.ndarray, groups: int) -> None:
         self.values, self.codes, self.groups = values, codes, groups
         self.missing = np.isnan(values)
-        self._sums: dict[str, np.ndarray] = {}
 
     def _bincount(self, weights: np.ndarray | None = None) -> np.ndarray:
         return np.bincount(self.codes, weights=weights, minlength=self.groups)
 
+    @cached_property
+    def _count(self) -> np.ndarray:  # present values per group (mean and std share it)
+        return self._bincount((~self.missing).astype(float))
+
+    @cached_property
+    def _sum(self) -> np.ndarray:
+        return self._bincount(np.where(self.missing, 0.0, self.values))
+
     def size(self) -> np.ndarray:
         return self._bincount().astype(float)
 
-    def count(self) -> np.ndarray:
-        if "count" not in self._sums:
-            self._sums["count"] = self._bincount((~self.missing).astype(float))
-        return self._sums["count"]
-
     def sum(self) -> np.ndarray:
-        if "sum" not in self._sums:
-            self._sums["sum"] = self._bincount(np.where(self.missing, 0.0, self.values))
-        return self._sums["sum"]
+        return self._sum
 
     def mean(self) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(self.count() > 0, self.sum() / self.count(), np.nan)
+            return np.where(self._count > 0, self._sum / self._count, np.nan)
 
     def nunique(self) -> np.ndarray:
         """Distinct present values per group: each (group, value) pair counted once."""
@@ -172,7 +172,7 @@ class _Groups:
     def std(self) -> np.ndarray:
         deviation = self.values - self.mean()[self.codes]
         squares = self._bincount(np.where(self.missing, 0.0, deviation * deviation))
-        count = self.count()
+        count = self._count
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(count > 1, np.sqrt(squares / (count - 1)), np.nan)
 

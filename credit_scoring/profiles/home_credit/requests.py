@@ -8,12 +8,16 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from credit_scoring.core.schema import MAX_HISTORY_ROWS
+
+if TYPE_CHECKING:
+    from credit_scoring.core.scorer import Scorer
+
 from credit_scoring.profiles.home_credit.tables import (
     BUREAU,
     BUREAU_BALANCE,
@@ -63,6 +67,15 @@ def with_histories(
                 application[name] = linked[:MAX_HISTORY_ROWS]
         out.append(application)
     return out
+
+
+def reference_clients(scorer: Scorer) -> list[dict[str, Any]] | None:
+    """The model's reference sample as requests, each client with its history rows (None: a
+    model without history tables or without a reference sample)."""
+    schema, histories = scorer.schema, scorer.reference_histories
+    if not schema.tables or not histories or scorer.reference is None:
+        return None
+    return with_histories(histories, scorer.reference.drop(columns=[schema.target_column]))
 
 
 def history_counts(requests: list[dict[str, Any]]) -> pd.DataFrame:
