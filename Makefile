@@ -93,7 +93,7 @@ bench-features: install  ## time and peak memory of generation and feature build
 bench-families: install  ## CV AUC per model family, promoted family, hold-out AUC + CI per case (~20 min)
 	$(PY) -m benchmarks.model_families --trials $(TRIALS) --rows $(ROWS) --markdown reports/bench-families.md
 
-bench-serving: install  ## serving req/s, p50/p99 per variant and vs MLServer, with wrk (apt: wrk); ~6 min
+bench-serving: install  ## serving req/s, p50/p99 per variant and request kind, vs MLServer, with wrk (apt: wrk); ~15 min
 	$(PY) -m benchmarks.serving --markdown reports/bench-serving.md
 
 promote: install  ## import the MLflow champion into the BentoML model store
