@@ -8,6 +8,12 @@ this middleware writes the list when, and only when, the request's answer is a 2
 still connected: just before the status line goes out, so a client that got its answer will
 find it in the record, even if the server is killed a moment later.
 
+Requests answered at the same time share one transaction (``GroupCommit``): a request whose
+rows are ready while another write runs waits for the next one, which takes every request
+queued meanwhile. One transaction per request had capped a worker at the record's commit rate
+(the other worker holding the write lock half the time); grouped, each answer still leaves
+only after its own rows are committed.
+
 The list travels with the request: the middleware puts it in a context variable, which the
 request's validation (run in the request's own task) attaches to each application it builds;
 batches built from applications of many requests thus know where each row's decision goes.
@@ -61,13 +67,63 @@ def pending_of(application: BaseModel) -> Pending | None:
     return getattr(application, "_pending", None)
 
 
+class GroupCommit:
+    """Appends the rows of the requests queued meanwhile in one transaction, one at a time
+    (the event loop's side of the record: ``append`` returns once the rows are committed)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._queued: list[tuple[Pending, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def append(self, rows: Pending) -> None:
+        written = asyncio.get_running_loop().create_future()
+        self._queued.append((rows, written))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.ensure_future(self._write_queued())
+        await written
+
+    async def _write_queued(self) -> None:
+        while self._queued:
+            group, self._queued = self._queued, []
+            await self._write(group)
+
+    async def _write(self, group: list[tuple[Pending, asyncio.Future[None]]]) -> None:
+        """One transaction for the group; when it fails, each request alone, so that one
+        request's bad row fails that request only."""
+        try:
+            await _append(self.path, [row for rows, _ in group for row in rows])
+        except Exception as error:
+            if len(group) > 1:
+                for one in group:
+                    await self._write([one])
+                return
+            _settle(group, error)
+        else:
+            _settle(group, None)
+
+
+async def _append(path: Path, rows: Pending) -> None:
+    await anyio.to_thread.run_sync(open_record(path).append, rows)
+
+
+def _settle(group: list[tuple[Pending, asyncio.Future[None]]], error: Exception | None) -> None:
+    for _, written in group:
+        if written.done():  # its request was cancelled meanwhile
+            continue
+        if error is None:
+            written.set_result(None)
+        else:
+            written.set_exception(error)
+
+
 class RecordAnswered:
     """ASGI middleware: writes a request's pending decisions when its answer is a 2xx to a
     client still connected, with the request id BentoML answers in its header."""
 
     def __init__(self, app: Any, path: Path) -> None:
         self.app = app
-        self.path = path
+        self.group = GroupCommit(path)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -101,8 +157,7 @@ class RecordAnswered:
 
     async def _write(self, decisions: Pending, request_id: bytes | None) -> None:
         rid = request_id.decode("latin-1") if request_id else None
-        rows = [dataclasses.replace(d, request_id=rid) for d in decisions]
-        await anyio.to_thread.run_sync(open_record(self.path).append, rows)
+        await self.group.append([dataclasses.replace(d, request_id=rid) for d in decisions])
 
 
 async def _watch_disconnect(receive: Any, gone: asyncio.Event) -> None:
