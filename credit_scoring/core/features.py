@@ -26,7 +26,8 @@ from credit_scoring.core.tables import Histories
 def _encoded(raw: pd.DataFrame, schema: InputSchema) -> np.ndarray:
     """The raw fields as one float matrix: numbers as they are (unparsable ones NaN),
     categories as their index in the schema's list (unknown or missing ones NaN). One NumPy
-    conversion for all numeric fields: a pandas call per field cost ~8 ms per request."""
+    conversion for all numeric fields and one for all categories: a pandas call per field cost
+    ~8 ms per request."""
     matrix = np.full(raw.shape, np.nan)
     numeric = [i for i, spec in enumerate(schema.fields) if spec.kind == "numeric"]
     try:
@@ -34,11 +35,11 @@ def _encoded(raw: pd.DataFrame, schema: InputSchema) -> np.ndarray:
     except (TypeError, ValueError):  # text in a numeric column (a CSV): parse column by column
         for i in numeric:
             matrix[:, i] = pd.to_numeric(raw.iloc[:, i], errors="coerce").to_numpy(float)
-    for i, spec in enumerate(schema.fields):
-        if spec.kind == "categorical":
-            codes = _category_codes(spec.categories)
-            values = raw.iloc[:, i].to_numpy(object)
-            matrix[:, i] = np.fromiter((codes.get(v, np.nan) for v in values), float, len(raw))
+    categorical = [i for i, spec in enumerate(schema.fields) if spec.kind == "categorical"]
+    labels = raw.iloc[:, categorical].to_numpy(object)
+    for column, i in enumerate(categorical):
+        codes = _category_codes(schema.fields[i].categories)
+        matrix[:, i] = np.fromiter((codes.get(v, np.nan) for v in labels[:, column]), float)
     return matrix
 
 
@@ -58,14 +59,13 @@ def build_features(
     history counts are 0 and statistics NaN. Infinite values (a ratio over 0) become NaN.
     """
     raw = applications.reindex(columns=schema.names)
-    encoded = pd.DataFrame(
-        _encoded(raw, schema), index=raw.index, columns=schema.names, dtype=float
-    )
-    extra = get_profile(schema.profile).features(encoded, applications, histories, schema.tables)
-    names = list(encoded.columns) + extra.names
-    matrix = np.column_stack([encoded.to_numpy(), *extra.blocks])
+    encoded = _encoded(raw, schema)
+    # The profile reads (and may rewrite) the raw fields as column views of the matrix.
+    fields = {name: encoded[:, i] for i, name in enumerate(schema.names)}
+    extra = get_profile(schema.profile).features(fields, applications, histories, schema.tables)
+    matrix = np.column_stack([encoded, *extra.blocks])
     matrix[np.isinf(matrix)] = np.nan
-    return pd.DataFrame(matrix, index=raw.index, columns=names)
+    return pd.DataFrame(matrix, index=raw.index, columns=[*schema.names, *extra.names])
 
 
 def feature_names(schema: InputSchema) -> list[str]:

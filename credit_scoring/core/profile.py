@@ -39,12 +39,38 @@ class FeatureBlocks:
         self.names += list(frame.columns)
         self.blocks.append(frame.to_numpy(float))
 
+    def extend(self, other: FeatureBlocks) -> None:
+        self.names += other.names
+        self.blocks += other.blocks
+
+    def column(self, name: str) -> np.ndarray:
+        """One named column (a view of its block)."""
+        position = self.names.index(name)
+        for block in self.blocks:
+            width = 1 if block.ndim == 1 else block.shape[1]
+            if position < width:
+                return block if block.ndim == 1 else block[:, position]
+            position -= width
+        raise KeyError(name)
+
+    def matrix(self) -> np.ndarray:
+        """The columns as one (rows x columns) matrix."""
+        return np.column_stack(self.blocks)
+
+    def repeated(self, rows: int) -> FeatureBlocks:
+        """These columns of one row, as ``rows`` identical rows (a new set: a cached one stays
+        as it is)."""
+        return FeatureBlocks(list(self.names), [np.repeat(self.matrix(), rows, axis=0)])
+
+
+# The encoded raw fields: name -> a float column (a view of the model matrix).
+EncodedFields = Mapping[str, np.ndarray]
 
 # (encoded raw fields, raw applications, history rows or None, the schema's history tables)
-# -> the profile's extra columns. The hook may rewrite a raw column of the encoded frame in
-# place (a sentinel that is not a measurement, blanked), before it is read.
+# -> the profile's extra columns. The hook may rewrite a raw field's column in place (a
+# sentinel that is not a measurement, blanked), before it is read.
 FeatureHook = Callable[
-    [pd.DataFrame, pd.DataFrame, Histories | None, tuple[str, ...]], FeatureBlocks
+    [EncodedFields, pd.DataFrame, Histories | None, tuple[str, ...]], FeatureBlocks
 ]
 
 
@@ -58,7 +84,7 @@ def no_reasons(features: Sequence[str]) -> Mapping[str, ReasonSpec]:
 
 
 def no_features(
-    encoded: pd.DataFrame,
+    encoded: EncodedFields,
     applications: pd.DataFrame,
     histories: Histories | None,
     tables: tuple[str, ...],

@@ -74,5 +74,13 @@ def _histories(sent: list[dict], tables: dict[str, HistoryTable]) -> dict[str, p
                     row[parents[name]] = renumbered(name, applicant, row.get(parents[name]))
                 rows.append(row)
         if rows:
-            out[name] = pd.DataFrame.from_records(rows)
+            out[name] = _object_frame(rows)
     return out or None
+
+
+def _object_frame(rows: list[dict]) -> pd.DataFrame:
+    """Rows as one block of Python objects (missing fields None), which the feature code
+    reads in one conversion rather than column by column."""
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    values = np.array([[row.get(c) for c in columns] for row in rows], dtype=object)
+    return pd.DataFrame(values.reshape(len(rows), len(columns)), columns=columns)

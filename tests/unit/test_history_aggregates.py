@@ -32,6 +32,19 @@ def pandas_aggregate(columns, key, aggregations) -> pd.DataFrame:
     return frame
 
 
+def pandas_as_per_key(columns, key, aggregations) -> hc_features.PerKey:
+    frame = pandas_aggregate(columns, key, aggregations)
+    return hc_features.PerKey(frame.index.to_numpy(), {c: frame[c].to_numpy() for c in frame})
+
+
+def as_frame(ours: hc_features.PerKey) -> pd.DataFrame:
+    return pd.DataFrame(ours.columns, index=pd.Index(ours.keys))
+
+
+def ours_as_frame(columns, key, aggregations) -> pd.DataFrame:
+    return as_frame(hc_features._aggregate(columns, key, aggregations))
+
+
 def assert_same(ours: pd.DataFrame, theirs: pd.DataFrame) -> None:
     assert list(ours.columns) == list(theirs.columns)
     np.testing.assert_array_equal(ours.index.to_numpy(), theirs.index.to_numpy())
@@ -55,7 +68,7 @@ def test_every_statistic_equals_pandas_groupby(seed):
     aggregations = {f"A_{f}": ("amount", f) for f in STATISTICS}
     aggregations |= {f"F_{f}": ("flag", f) for f in ("sum", "mean", "max")}
     assert_same(
-        hc_features._aggregate(columns, "key", aggregations),
+        ours_as_frame(columns, "key", aggregations),
         pandas_aggregate(columns, "key", aggregations),
     )
 
@@ -63,14 +76,14 @@ def test_every_statistic_equals_pandas_groupby(seed):
 def test_no_rows_gives_no_groups():
     columns = {"key": np.array([], float), "amount": np.array([], float)}
     aggregations = {f"A_{f}": ("amount", f) for f in STATISTICS}
-    ours = hc_features._aggregate(columns, "key", aggregations)
+    ours = ours_as_frame(columns, "key", aggregations)
     assert ours.empty and list(ours.columns) == list(aggregations)
 
 
 def test_every_history_feature_of_generated_clients_is_unchanged(schema, monkeypatch):
     data = generate(1500, seed=3)
     ours = build_features(data.applications, schema, data.histories)
-    monkeypatch.setattr(hc_features, "_aggregate", pandas_aggregate)
+    monkeypatch.setattr(hc_features, "_aggregate", pandas_as_per_key)
     theirs = build_features(data.applications, schema, data.histories)
     assert ours.shape == theirs.shape and list(ours.columns) == list(theirs.columns)
     np.testing.assert_allclose(
