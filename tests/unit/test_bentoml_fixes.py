@@ -91,6 +91,7 @@ def test_the_fixes_apply_under_the_version_they_were_written_for(applied):
         "client_error_body",
         "header_timeout",
         "respawn_in_container",
+        "untraced_spans",
     } <= set(applied)
     assert bentoml_fixes.status() == {"fixes": "applied", "bentoml": bentoml.__version__}
 
@@ -210,3 +211,18 @@ def test_a_port_someone_listens_on_is_refused_loudly():
         port = taken.getsockname()[1]
         with pytest.raises(OSError, match=f"cannot serve on 127.0.0.1:{port}"):
             bentoml_fixes._refuse_a_taken_port("127.0.0.1", port, socket.AF_INET)
+
+
+def test_without_tracing_no_span_is_opened_and_each_answer_keeps_its_request_id(applied):
+    from _bentoml_impl.server.app import ServiceAppFactory
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+    Echo.inject_config()
+    # Without the traffic metrics, which register their series once per process.
+    app = ServiceAppFactory(Echo, is_main=True, enable_metrics=False)()
+    chain = [m.cls for m in app.user_middleware]
+    assert OpenTelemetryMiddleware not in chain
+    assert bentoml_fixes.RequestIdMiddleware in chain
+    with TestClient(app) as client:
+        ids = [client.post("/whoami", json={}).headers["X-BentoML-Request-ID"] for _ in range(5)]
+    assert len(set(ids)) == 5 and all(len(i) == 16 for i in ids)
