@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, Strict
 
 MAX_JSON_INTEGER = 2**53 - 1  # the largest integer every JSON client (JavaScript too) holds exactly
 
@@ -22,12 +22,13 @@ def json_number(value: Any) -> Any:
 
 
 def number_type(integer: bool, minimum: float | None = None, maximum: float | None = None) -> Any:
-    """A JSON number with its range inside the type, so the OpenAPI spec shows it."""
-    return Annotated[
-        int if integer else float,
-        Field(ge=minimum, le=maximum),
-        BeforeValidator(json_number),
-    ]
+    """A JSON number with its range inside the type, so the OpenAPI spec shows it. A float is
+    checked strictly, in pydantic's core (a Python validator per field had cost ~1/3 of
+    validating a client's history rows); an integer through ``json_number``, which keeps
+    2.0 -> 2."""
+    if integer:
+        return Annotated[int, Field(ge=minimum, le=maximum), BeforeValidator(json_number)]
+    return Annotated[float, Field(ge=minimum, le=maximum), Strict()]
 
 
 def json_id_type() -> Any:

@@ -31,8 +31,8 @@ CASES = {
     "wrong type": (
         {"applications": [{"AMT_CREDIT": "lots"}]},
         ["applications", 0, "AMT_CREDIT"],
-        "value_error",
-        "Value error, Input should be a JSON number, not str",
+        "float_type",
+        "Input should be a valid number",
     ),
     "boolean for a number": (
         {"applications": [{"FLAG_EMAIL": True}]},

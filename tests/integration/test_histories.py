@@ -93,8 +93,8 @@ CASES = {
     "text for a number in a history row": (
         {"installments_payments": [{}, {"AMT_PAYMENT": "12"}]},
         ["applications", 0, "installments_payments", 1, "AMT_PAYMENT"],
-        "value_error",
-        "Value error, Input should be a JSON number, not str",
+        "float_type",
+        "Input should be a valid number",
     ),
     "month without its credit's id": (
         {BUREAU_BALANCE: [{"MONTHS_BALANCE": -1, "STATUS": "0"}]},
