@@ -15,6 +15,7 @@ from credit_scoring.core.request_log import (
     LoggedDecision,
     RecordError,
     RequestLog,
+    canonical,
     erase,
     expire,
     read_log,
@@ -173,3 +174,18 @@ def test_the_commands_verify_erase_and_expire(path, monkeypatch):
     assert broken.output == (
         "error: row 4: digest does not match its content and the row before it\n"
     )
+
+
+def test_the_canonical_text_is_sorted_compact_json_whatever_the_number_types():
+    import json
+
+    import numpy as np
+
+    value = {
+        "b": [1, None, 2.5e-7, {"z": True, "a": "été\n"}],
+        "a": np.float64(0.125),
+        "c": np.int64(7),
+    }
+    text = canonical(value)
+    assert text == '{"a":0.125,"b":[1,null,2.5e-7,{"a":"été\\n","z":true}],"c":7}'
+    assert json.loads(text) == json.loads(json.dumps(value, default=lambda v: v.item()))
