@@ -62,25 +62,23 @@ def _histories(sent: list[dict], tables: dict[str, HistoryTable]) -> dict[str, p
     parents = parent_keys(tables)
     out: dict[str, pd.DataFrame] = {}
     for name, spec in tables.items():
-        link, rows = spec.link, []
+        link, columns = spec.link, list(spec.columns)
+        at_key = columns.index(link.key)
+        at_parent = columns.index(parents[name]) if name in parents else None
+        rows = []
         for applicant, application in enumerate(sent):
             for row in application.get(name, ()):
-                row = dict(row)
+                values = [row.get(c) for c in columns]
                 if link.parent is None:
-                    row[link.key] = applicant
+                    values[at_key] = applicant
                 else:
-                    row[link.key] = renumbered(link.parent, applicant, row[link.key])
-                if name in parents:
-                    row[parents[name]] = renumbered(name, applicant, row.get(parents[name]))
-                rows.append(row)
+                    values[at_key] = renumbered(link.parent, applicant, values[at_key])
+                if at_parent is not None:
+                    values[at_parent] = renumbered(name, applicant, values[at_parent])
+                rows.append(values)
         if rows:
-            out[name] = _object_frame(rows)
+            # One block of Python objects (missing fields None), which the feature code
+            # reads in one conversion rather than column by column.
+            block = np.array(rows, dtype=object).reshape(len(rows), len(columns))
+            out[name] = pd.DataFrame(block, columns=columns)
     return out or None
-
-
-def _object_frame(rows: list[dict]) -> pd.DataFrame:
-    """Rows as one block of Python objects (missing fields None), which the feature code
-    reads in one conversion rather than column by column."""
-    columns = list(dict.fromkeys(key for row in rows for key in row))
-    values = np.array([[row.get(c) for c in columns] for row in rows], dtype=object)
-    return pd.DataFrame(values.reshape(len(rows), len(columns)), columns=columns)
