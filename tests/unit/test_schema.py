@@ -40,11 +40,13 @@ def test_request_model_accepts_a_partial_applicant(schema):
         ({"AMT_CREDIT": "a lot"}, "AMT_CREDIT", "float_type"),
         ({"AMT_CREDIT": "12"}, "AMT_CREDIT", "float_type"),
         ({"AMT_CREDIT": True}, "AMT_CREDIT", "float_type"),
-        ({"FLAG_EMAIL": True}, "FLAG_EMAIL", "value_error"),
+        ({"FLAG_EMAIL": True}, "FLAG_EMAIL", "int_type"),
+        ({"FLAG_EMAIL": "1"}, "FLAG_EMAIL", "int_type"),
         ({"EXT_SOURCE_1": 1.5}, "EXT_SOURCE_1", "less_than_equal"),
         ({"DAYS_BIRTH": 10}, "DAYS_BIRTH", "less_than_equal"),
         ({"CODE_GENDER": 1}, "CODE_GENDER", "string_type"),
-        ({"CNT_CHILDREN": 1.5}, "CNT_CHILDREN", "int_from_float"),
+        ({"CNT_CHILDREN": 1.5}, "CNT_CHILDREN", "int_type"),
+        ({"CNT_CHILDREN": -1}, "CNT_CHILDREN", "greater_than_equal"),
     ],
 )
 def test_request_model_names_the_bad_field(schema, payload, field, error):
@@ -53,6 +55,15 @@ def test_request_model_names_the_bad_field(schema, payload, field, error):
     (problem,) = caught.value.errors()
     assert problem["loc"] == (field,)
     assert problem["type"] == error
+
+
+def test_an_integer_field_takes_a_whole_float_as_json_encoders_of_float_columns_write_it(schema):
+    Application = schema.request_model()
+    row = Application.model_validate_json('{"CNT_CHILDREN": 2.0, "FLAG_EMAIL": 1}')
+    assert (row.CNT_CHILDREN, row.FLAG_EMAIL) == (2, 1)
+    assert type(row.CNT_CHILDREN) is int
+    spec = Application.model_json_schema()["properties"]["CNT_CHILDREN"]["anyOf"][0]
+    assert spec["type"] == "integer" and spec["minimum"] == 0
 
 
 def test_an_unseen_category_is_accepted_with_a_warning_naming_the_field(schema):
