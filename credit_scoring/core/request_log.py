@@ -140,6 +140,13 @@ def _connect(path: Path) -> sqlite3.Connection:
     return db
 
 
+def checkpoint(db: sqlite3.Connection) -> tuple[int, int]:
+    """Copy what the write-ahead journal holds into the file, without waiting for anyone:
+    (pages in the journal, pages copied)."""
+    _, journal, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    return journal, copied
+
+
 @contextmanager
 def write_transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """BEGIN IMMEDIATE: the write lock is taken before the chain's head is read, so two
@@ -156,11 +163,33 @@ def write_transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 class RequestLog:
     """The service's handle on the record: appends answered decisions to the chain."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, checkpoint_every_s: float | None = None) -> None:
+        """``checkpoint_every_s``: copy the journal into the file from a thread of its own,
+        this often, rather than inside the commit that fills it (SQLite's default), which
+        made one append in six of a typical batch four times slower (3 -> 12-19 ms)."""
         self.path = Path(path)
         _owner_only(self.path)
         self._db = _connect(self.path)
         self._lock = threading.Lock()  # one connection, shared by the service's threads
+        self._closed = threading.Event()
+        if checkpoint_every_s is not None:
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
+            threading.Thread(
+                target=self._checkpoints,
+                args=(checkpoint_every_s,),
+                name="record-checkpoints",
+                daemon=True,
+            ).start()
+
+    def _checkpoints(self, every_s: float) -> None:
+        """PASSIVE checkpoints on a connection of their own: they never wait for, or block,
+        a writer. Durability does not depend on them (a commit is in the journal)."""
+        with closing(_connect(self.path)) as db:
+            while not self._closed.wait(every_s):
+                try:
+                    checkpoint(db)
+                except sqlite3.Error as error:  # e.g. the disk is full: say so, keep trying
+                    log.error("decision record checkpoint failed: %s", error)
 
     def append(self, decisions: Iterable[LoggedDecision]) -> int:
         """Chain ``decisions`` after the last row, in one transaction; how many were written."""
@@ -186,6 +215,7 @@ class RequestLog:
         return len(rows)
 
     def close(self) -> None:
+        self._closed.set()
         self._db.close()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import stat
+import time
 from dataclasses import replace
 
 import pandas as pd
@@ -189,3 +190,44 @@ def test_the_canonical_text_is_sorted_compact_json_whatever_the_number_types():
     text = canonical(value)
     assert text == '{"a":0.125,"b":[1,null,2.5e-7,{"a":"été\\n","z":true}],"c":7}'
     assert json.loads(text) == json.loads(json.dumps(value, default=lambda v: v.item()))
+
+
+def _bulky(record: RequestLog, megabytes: int) -> None:
+    """Appends of ~100 kB each (a few typical clients' history rows), ``megabytes`` in all:
+    past SQLite's automatic checkpoint (1,000 pages, ~4 MB)."""
+    text = "x" * 100_000
+    for _ in range(megabytes * 10):
+        record.append([replace(decision(1), inputs={"rows": text})])
+
+
+def _sizes(path) -> tuple[int, int]:
+    return path.stat().st_size, path.with_name(path.name + "-wal").stat().st_size
+
+
+def test_a_commit_that_fills_the_journal_does_not_copy_it_into_the_file(tmp_path):
+    # SQLite checkpoints inside the commit that crosses 1,000 pages: that commit (and every
+    # worker waiting for the write lock) waited 4x longer. The service's record leaves it
+    # to its own thread: the journal grows meanwhile and the file does not.
+    default, background = tmp_path / "default.sqlite", tmp_path / "background.sqlite"
+    _bulky(RequestLog(default), 6)
+    _bulky(RequestLog(background, checkpoint_every_s=3600), 6)
+    assert _sizes(default)[0] > 2_000_000  # copied into the file by the commits themselves
+    file_size, journal_size = _sizes(background)
+    assert file_size < 1_000_000 and journal_size > 6_000_000
+    assert verify(background).rows == 60  # committed: in the journal, readable, chained
+
+
+def test_the_record_thread_copies_the_journal_into_the_file_and_it_is_reused(tmp_path):
+    path = tmp_path / "requests.sqlite"
+    record = RequestLog(path, checkpoint_every_s=0.05)
+    _bulky(record, 3)
+    deadline = time.monotonic() + 10
+    while _sizes(path)[0] < 3_000_000 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _sizes(path)[0] > 3_000_000, "the thread did not checkpoint"
+    journal = _sizes(path)[1]
+    time.sleep(0.2)  # the next checkpoint: everything copied, the journal starts over
+    _bulky(record, 1)
+    assert _sizes(path)[1] <= journal  # rewritten from its start, not grown
+    record.close()
+    assert verify(path).rows == 40
