@@ -23,7 +23,7 @@ SEARCH = $(if $(FAMILIES),--families $(FAMILIES)) $(if $(TIMEOUT),--timeout $(TI
 FULL_ROWS ?= 307511
 FULL_TRIALS ?= 4
 
-.PHONY: help install data train train-full promote promote-challenger switch rollback serve run test fuzz lint format lock build clean bench-features bench-serving bench-request-path bench-families
+.PHONY: help install data train train-full promote promote-challenger switch rollback serve run test fuzz lint format lock build clean bench-features bench-serving bench-request-path profile-serving bench-families
 
 help:  ## list the targets and the variables they read
 	@echo "targets:"
@@ -98,6 +98,9 @@ bench-serving: install  ## serving req/s, p50/p99 per variant and request kind, 
 
 bench-request-path: install  ## each stage of score/predict in process, ms per batch of 1, 8, 32 (promoted model)
 	PYTHONPATH=. $(PY) -m benchmarks.request_path
+
+profile-serving: install  ## py-spy on both loaded workers: share of samples per stage (needs py-spy, root)
+	PYTHONPATH=. $(PY) -m benchmarks.profile_serving
 
 promote: install  ## import the MLflow champion into the BentoML model store
 	$(CLI) promote $(if $(DATASET),--dataset $(DATASET)) \

@@ -27,7 +27,7 @@ from typing import Any
 import typer
 from pydantic import TypeAdapter
 
-from benchmarks.serving import APPLICATION_ONLY, TYPICAL, bentoml_model_path, request_kinds
+from benchmarks.serving import APPLICATION_ONLY, EXAMPLE, TYPICAL, bentoml_model_path, request_kinds
 from credit_scoring.core.features import build_features
 from credit_scoring.core.request_log import LoggedDecision, RequestLog
 from credit_scoring.core.scorer import Scorer
@@ -131,7 +131,7 @@ def main(
     gc.freeze()  # as the service does once loaded: the model's objects out of GC scans
     with tempfile.TemporaryDirectory() as folder:
         record = RequestLog(Path(folder, "record.sqlite"))
-        for kind in (APPLICATION_ONLY, TYPICAL):
+        for kind in (APPLICATION_ONLY, EXAMPLE, TYPICAL):
             if kind not in kinds:
                 continue
             for size in (int(b) for b in batches.split(",")):
