@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from credit_scoring.core.profile import EncodedFields, FeatureBlocks
-from credit_scoring.core.tables import Histories
+from credit_scoring.core.tables import Histories, HistoryTable
 from credit_scoring.profiles.home_credit.reference import SENTINEL_DAYS
 from credit_scoring.profiles.home_credit.tables import (
     BUREAU,
@@ -126,20 +126,47 @@ def _columns(frame: pd.DataFrame, name: str) -> Columns:
     """The table's listed columns (missing ones missing), numbers as numbers (JSON may send
     objects); a typed training table's columns as they are, without a copy."""
     spec = history_tables()[name]
-    objects = frame.to_numpy(object) if all(d == np.dtype(object) for d in frame.dtypes) else None
+    if all(d == np.dtype(object) for d in frame.dtypes):
+        return _json_columns(frame, spec)
     positions = frame.columns.get_indexer(pd.Index(spec.columns))
     out: Columns = {}
     for column, position in zip(spec.columns, positions, strict=True):
         if position < 0:
             out[column] = np.full(len(frame), np.nan)
             continue
-        values: Values = frame.iloc[:, int(position)] if objects is None else objects[:, position]
+        values = frame.iloc[:, int(position)]
         if spec.dtype(column) == "category":
             out[column] = values
-        elif values.dtype == object:  # ints stay int64: ids near 2**53 stay exact
-            out[column] = pd.to_numeric(np.asarray(values), errors="coerce")
+        elif values.dtype == object:
+            out[column] = pd.to_numeric(values.to_numpy(), errors="coerce")
         else:
-            out[column] = values.to_numpy() if isinstance(values, pd.Series) else values
+            out[column] = values.to_numpy()
+    return out
+
+
+def _json_columns(frame: pd.DataFrame, spec: HistoryTable) -> Columns:
+    """A batch's rows as JSON sent them (one block of Python objects): the measures converted
+    in one pass, None to NaN (a pandas conversion per column cost ~25 us, a fifth of a small
+    batch's history features); keys stay integers, exact near 2**53."""
+    objects = frame.to_numpy(object)
+    positions = dict(zip(frame.columns, range(frame.shape[1]), strict=True))
+    keys = {spec.link.key, *spec.row_ids}
+    measures = [
+        c for c in spec.columns if c in positions and c not in keys and c not in spec.categories
+    ]
+    block = objects[:, [positions[c] for c in measures]]
+    block[block == None] = np.nan  # noqa: E711 (elementwise, on an object array)
+    numbers = dict(zip(measures, block.astype(float).T, strict=True))
+    out: Columns = {}
+    for column in spec.columns:
+        if column not in positions:
+            out[column] = np.full(len(frame), np.nan)
+        elif column in spec.categories:
+            out[column] = objects[:, positions[column]]
+        elif column in keys:
+            out[column] = pd.to_numeric(objects[:, positions[column]], errors="coerce")
+        else:
+            out[column] = numbers[column]
     return out
 
 
