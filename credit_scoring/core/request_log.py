@@ -140,13 +140,6 @@ def _connect(path: Path) -> sqlite3.Connection:
     return db
 
 
-def checkpoint(db: sqlite3.Connection) -> tuple[int, int]:
-    """Copy what the write-ahead journal holds into the file, without waiting for anyone:
-    (pages in the journal, pages copied)."""
-    _, journal, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-    return journal, copied
-
-
 @contextmanager
 def write_transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """BEGIN IMMEDIATE: the write lock is taken before the chain's head is read, so two
@@ -187,7 +180,7 @@ class RequestLog:
         with closing(_connect(self.path)) as db:
             while not self._closed.wait(every_s):
                 try:
-                    checkpoint(db)
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
                 except sqlite3.Error as error:  # e.g. the disk is full: say so, keep trying
                     log.error("decision record checkpoint failed: %s", error)
 
