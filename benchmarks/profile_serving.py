@@ -24,13 +24,11 @@ import typer
 
 from benchmarks.serving import (
     TYPICAL,
+    benchmarked,
     bento,
-    bentoml_model_path,
-    request_kinds,
     write_bodies,
     wrk,
 )
-from credit_scoring.core.scorer import Scorer
 
 app = typer.Typer(add_completion=False, help=__doc__)
 
@@ -98,10 +96,7 @@ def main(
     py_spy = _py_spy()
     if model:
         os.environ["CREDIT_MODEL_TAG"] = model
-    scorer = Scorer.load(Path(bentoml_model_path(model or "credit_scoring:latest")))
-    if scorer.reference is None:
-        raise typer.BadParameter("the model was promoted without a reference sample")
-    kinds, _ = request_kinds(scorer, scorer.reference.drop(columns=[scorer.schema.target_column]))
+    kinds = benchmarked(model).kinds
     if kind not in kinds:
         raise typer.BadParameter(f"kind {kind!r}: one of {sorted(kinds)}")
     with tempfile.TemporaryDirectory() as tmp:

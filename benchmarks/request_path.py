@@ -27,7 +27,7 @@ from typing import Any
 import typer
 from pydantic import TypeAdapter
 
-from benchmarks.serving import APPLICATION_ONLY, EXAMPLE, TYPICAL, bentoml_model_path, request_kinds
+from benchmarks.serving import APPLICATION_ONLY, EXAMPLE, TYPICAL, benchmarked
 from credit_scoring.core.features import build_features
 from credit_scoring.core.request_log import LoggedDecision, RequestLog
 from credit_scoring.core.scorer import Scorer
@@ -104,7 +104,7 @@ def stages(scorer: Scorer, applicants: list[dict], record: RequestLog) -> dict[s
         ]
 
     ms["answers"], built_answers = timed(answers)
-    recorded = [a.model_dump(mode="json") for a in built_answers]
+    recorded = [a.model_dump(mode="json", exclude={schema.id_column}) for a in built_answers]
     rows = [
         LoggedDecision(None, "score", "m:1", "0" * 64, 0.5, i, batch.logged[i], recorded[i])
         for i in range(len(batch))
@@ -121,12 +121,9 @@ def main(
     batches: str = typer.Option("1,8,32", help="Batch sizes"),
 ) -> None:
     """Print each stage's milliseconds per batch and per applicant."""
-    scorer = Scorer.load(Path(bentoml_model_path(model or "credit_scoring:latest")))
-    if scorer.reference is None:
-        raise typer.BadParameter("the model was promoted without a reference sample")
-    rows = scorer.reference.drop(columns=[scorer.schema.target_column]).head(200)
-    kinds, note = request_kinds(scorer, rows)
-    typer.echo(note)
+    measured = benchmarked(model)
+    scorer, kinds = measured.scorer, measured.kinds
+    typer.echo(measured.note)
     gc.collect()
     gc.freeze()  # as the service does once loaded: the model's objects out of GC scans
     with tempfile.TemporaryDirectory() as folder:

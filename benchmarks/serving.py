@@ -184,6 +184,32 @@ APPLICATION_ONLY, EXAMPLE, TYPICAL, HEAVY = (
 CLIENTS_PER_KIND = 50  # distinct applicants per request kind, sent in turn
 
 
+REFERENCE_ROWS = 500  # reference applicants sent in turn as the application-only kind
+
+
+@dataclass(frozen=True)
+class Benchmarked:
+    """A stored model, its reference applicants and the requests built from them."""
+
+    folder: Path
+    scorer: Scorer
+    rows: pd.DataFrame  # reference applications, without the target
+    kinds: dict[str, list[dict]]  # request kind -> applicants sent in turn
+    note: str  # the kinds' history rows per table
+
+
+def benchmarked(tag: str | None) -> Benchmarked:
+    """The model of ``tag`` (default: the promoted one) with the requests every benchmark
+    sends it."""
+    folder = Path(bentoml_model_path(tag or "credit_scoring:latest"))
+    scorer = Scorer.load(folder)
+    if scorer.reference is None:
+        raise RuntimeError(f"model {folder} was promoted without a reference sample")
+    rows = scorer.reference.drop(columns=[scorer.schema.target_column]).head(REFERENCE_ROWS)
+    kinds, note = request_kinds(scorer, rows)
+    return Benchmarked(folder, scorer, rows, kinds, note)
+
+
 def request_kinds(scorer: Scorer, rows: pd.DataFrame) -> tuple[dict[str, list[dict]], str]:
     """The applicants sent per request kind, and a note of their mean history rows per table.
     A model without history tables has the application-only kind alone."""
@@ -375,17 +401,13 @@ def main(
     if shutil.which("wrk") is None:
         raise typer.BadParameter("wrk is not installed (Debian/Ubuntu: apt-get install wrk)")
     levels = [int(c) for c in clients.split(",")]
-    model_dir = Path(bentoml_model_path(model or "credit_scoring:latest"))
+    measured = benchmarked(model)
+    model_dir, scorer, rows, kinds = measured.folder, measured.scorer, measured.rows, measured.kinds
     if model:
         os.environ["CREDIT_MODEL_TAG"] = model  # every server started below serves it
     tag = f"credit_scoring:{model_dir.name}"  # also the shadow challenger: a model as costly
-    scorer = Scorer.load(model_dir)
-    if scorer.reference is None:
-        raise RuntimeError(f"model {model_dir} was promoted without a reference sample")
-    rows = scorer.reference.drop(columns=[scorer.schema.target_column]).head(500)
     results: list[Result] = []
-    kinds, kinds_note = request_kinds(scorer, rows)
-    typer.echo(kinds_note, err=True)
+    typer.echo(measured.note, err=True)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         paths = write_bodies(workdir, kinds)
@@ -416,7 +438,7 @@ def main(
             results += mlserver(workdir, scorer, model_dir, rows, levels, seconds)
     results += in_process(scorer, rows)
     other = Scorer.load(Path(bentoml_model_path(also_model))) if also_model else None
-    table = report(results, scorer, kinds_note, other)
+    table = report(results, scorer, measured.note, other)
     typer.echo(table)
     if markdown:
         save(table, markdown)
