@@ -49,7 +49,7 @@ def _rejects(table: str, rows: pa.Table, reasons: list[str] | None = None) -> pd
 
 
 def _invalid(rows: pa.Table) -> pa.ChunkedArray:
-    return pc.not_equal(rows[REASON], "")
+    return pc.is_valid(rows[REASON])
 
 
 def incomplete(histories: dict[str, pa.Table]) -> dict[object, str]:

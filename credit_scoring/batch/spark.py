@@ -56,6 +56,8 @@ SCORES_DIR, REJECTS_DIR = "scores", "rejects"
 # Rows per Arrow batch handed to the packing function (Spark's default is 10,000): bigger
 # batches make fewer, bigger blobs per bucket, so less per-blob work on both sides.
 PACK_ROWS = 100_000
+STUCK_WORKER_S = 600  # a bucket of ~10,000 clients takes ~3 s in its pandas call
+ARROW_UNLIMITED = 2**31 - 1  # Spark's Int.MaxValue: the one value that turns the byte limit off
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,18 @@ def session(options: SparkOptions) -> SparkSession:
         "spark.sql.shuffle.partitions": str(options.partitions or options.buckets),
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.sql.execution.arrow.maxRecordsPerBatch": str(PACK_ROWS),
+        # No byte limit per Arrow batch: with one (64 MiB by default), Spark sizes the batch
+        # being built after every row it adds, over all its columns: 14% of the JVM's time
+        # on the history rows (Java Flight Recorder, 50k clients). A bucket's packed rows go
+        # to pandas in one batch, which Arrow caps at 2 GiB: ~27M history rows, far more
+        # than the ~10,000 clients per bucket the README's --buckets rule gives.
+        "spark.sql.execution.arrow.maxBytesPerBatch": str(ARROW_UNLIMITED),
+        # A Python worker that sends nothing for this long is killed, which fails the run
+        # with that reason (the previous output kept whole) instead of waiting forever: once
+        # in about ten full-scale runs, a task waited on its worker's answer while the worker
+        # was blocked writing it (Spark 4.3; jstack and py-spy, not reproduced after).
+        "spark.python.worker.idleTimeoutSeconds": str(STUCK_WORKER_S),
+        "spark.python.worker.killOnIdleTimeout": "true",
         # One task per bucket: adaptive execution would merge the small buckets into fewer
         # tasks than cores (3 tasks on 2 cores: the last runs alone).
         "spark.sql.adaptive.coalescePartitions.enabled": "false",

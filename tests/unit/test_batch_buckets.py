@@ -20,7 +20,7 @@ def _applications() -> pa.Table:
             CLIENT: [1, 2, 3],
             "SK_ID_CURR": [1, 2, 3],
             "AMT_CREDIT": [1000.0, None, 3000.0],
-            REASON: ["", "", "AMT_INCOME_TOTAL: below its minimum 0"],
+            REASON: [None, None, "AMT_INCOME_TOTAL: below its minimum 0"],  # null: valid
         }
     )
 
@@ -31,7 +31,7 @@ def _bureau() -> pa.Table:
             CLIENT: [1, 1, 2, 3, None],
             "SK_ID_CURR": [1, 1, 2, 3, None],
             "AMT_CREDIT_SUM": [5.0, 6.0, 7.0, 8.0, 9.0],
-            REASON: ["", "", "AMT_CREDIT_SUM: not a number", "", "SK_ID_CURR: missing"],
+            REASON: [None, None, "AMT_CREDIT_SUM: not a number", None, "SK_ID_CURR: missing"],
         }
     )
 
