@@ -107,10 +107,13 @@ def session(options: SparkOptions) -> SparkSession:
         # to pandas in one batch, which Arrow caps at 2 GiB: ~27M history rows, far more
         # than the ~10,000 clients per bucket the README's --buckets rule gives.
         "spark.sql.execution.arrow.maxBytesPerBatch": str(ARROW_UNLIMITED),
-        # A Python worker that sends nothing for this long is killed, which fails the run
-        # with that reason (the previous output kept whole) instead of waiting forever: once
-        # in about ten full-scale runs, a task waited on its worker's answer while the worker
-        # was blocked writing it (Spark 4.3; jstack and py-spy, not reproduced after).
+        # The JVM and its Python workers over a Unix socket, not loopback TCP: over TCP, 2 of
+        # ~12 full-scale runs stalled for good in the packing stage, the worker blocked
+        # writing 4 MB that never reached the JVM's socket (its receive queue empty, the
+        # task waiting to read; `ss`, jstack, py-spy).
+        "spark.python.unix.domain.socket.enabled": "true",
+        # And should a worker still send nothing for this long, it is killed: the run fails
+        # with that reason (the previous output kept whole) instead of waiting forever.
         "spark.python.worker.idleTimeoutSeconds": str(STUCK_WORKER_S),
         "spark.python.worker.killOnIdleTimeout": "true",
         # One task per bucket: adaptive execution would merge the small buckets into fewer
