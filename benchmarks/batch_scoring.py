@@ -69,18 +69,56 @@ def _tree_sample(process: psutil.Process, cpu: dict[int, float]) -> int:
     return total
 
 
-def measured(name: str, command: list[str], rows: int, one_core: bool = False) -> Measured:
-    """Run ``command``, timing it and sampling its process tree's summed RSS."""
+def _jvm_threads(process: psutil.Process, threads: dict[int, tuple[str, float]]) -> None:
+    """Each JVM thread's name and CPU seconds so far into ``threads`` (by thread id; names
+    from /proc): which threads the JVM's CPU goes to (tasks, JIT compilers, the collector,
+    the driver's planning)."""
+    for member in process.children(recursive=True):
+        with contextlib.suppress(psutil.Error, OSError):  # ended while being read
+            if member.name() == "java":
+                for thread in member.threads():
+                    comm = Path(f"/proc/{member.pid}/task/{thread.id}/comm")
+                    threads[thread.id] = (
+                        comm.read_text().strip(),
+                        thread.user_time + thread.system_time,
+                    )
+
+
+def _by_kind(threads: dict[int, tuple[str, float]]) -> dict[str, float]:
+    """CPU seconds per kind of JVM thread: the name without its number ("C2 CompilerThre",
+    "Executor task l", "GC Thread"; the kernel cuts names at 15 characters; "Thread" is
+    py4j's, the driver's planning)."""
+    kinds: dict[str, float] = {}
+    for name, seconds in threads.values():
+        kind = name.rstrip("0123456789#- ")
+        kinds[kind] = kinds.get(kind, 0.0) + seconds
+    return dict(sorted(kinds.items(), key=lambda item: -item[1]))
+
+
+def _print_kinds(kinds: dict[str, float]) -> None:
+    total = sum(kinds.values())
+    shares = ", ".join(f"{k} {s:.0f} s" for k, s in list(kinds.items())[:8] if s >= 0.5)
+    print(f"  JVM threads, {total:.0f} CPU s in all: {shares}", flush=True)
+
+
+def measured(
+    name: str, command: list[str], rows: int, one_core: bool = False, jvm_threads: bool = False
+) -> Measured:
+    """Run ``command``, timing it and sampling its process tree's summed RSS (and, with
+    ``jvm_threads``, its JVM's CPU per thread, printed)."""
     env = os.environ | {"OMP_NUM_THREADS": "1"}
     pin = (lambda: os.sched_setaffinity(0, {0})) if one_core else None
     started = time.perf_counter()
     child = subprocess.Popen(command, env=env, preexec_fn=pin, stdout=subprocess.DEVNULL)
     process, peak, done = psutil.Process(child.pid), [0], threading.Event()
     cpu: dict[int, float] = {}
+    threads: dict[int, tuple[str, float]] = {}
 
     def sample() -> None:
         while not done.wait(0.2):
             peak[0] = max(peak[0], _tree_sample(process, cpu))
+            if jvm_threads:
+                _jvm_threads(process, threads)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -96,6 +134,8 @@ def measured(name: str, command: list[str], rows: int, one_core: bool = False) -
         f"peak {result.peak_gib:.2f} GiB, {result.cores:.2f} cores busy",
         flush=True,
     )
+    if jvm_threads:
+        _print_kinds(_by_kind(threads))
     return result
 
 
@@ -145,6 +185,9 @@ def main() -> None:
         "--masters", default="local[1],local[2]", help="Spark masters (the sweep: the last one)"
     )
     parser.add_argument("--skip-in-process", action="store_true")
+    parser.add_argument(
+        "--jvm-threads", action="store_true", help="also print each run's JVM CPU per thread kind"
+    )
     # The in-process variant's own process (DATA MODEL OUT), started by the benchmark.
     parser.add_argument("--in-process", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -176,7 +219,7 @@ def _run_all(args: argparse.Namespace, data: Path, model: Path, work: Path) -> l
             # No brackets in the path: Hadoop reads them as a glob.
             output = work / f"out-{master[6:-1]}-cores-{count}"
             command = [*base, *options, "--output", str(output)]
-            results.append(measured(name, command, args.rows))
+            results.append(measured(name, command, args.rows, jvm_threads=args.jvm_threads))
     if not args.skip_in_process:
         command = [sys.executable, "-m", "benchmarks.batch_scoring", "--in-process"]
         command += [str(data), str(model), str(work / "in-process.parquet")]
