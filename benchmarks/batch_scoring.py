@@ -56,12 +56,12 @@ class Measured:
         return self.cpu_seconds / self.seconds
 
 
-def _tree_sample(process: psutil.Process, cpu: dict[int, float]) -> int:
+def _tree_sample(members: list[psutil.Process], cpu: dict[int, float]) -> int:
     """The tree's summed RSS now; each member's CPU seconds so far into ``cpu`` (by pid; a
     member's reaped children are not added: they were members, sampled themselves). Sampled,
     because the JVM is never waited for by its parent, so no rusage would count it."""
     total = 0
-    for member in [process, *process.children(recursive=True)]:
+    for member in members:
         with contextlib.suppress(psutil.Error):  # ended between the listing and the reading
             total += member.memory_info().rss
             t = member.cpu_times()
@@ -69,11 +69,11 @@ def _tree_sample(process: psutil.Process, cpu: dict[int, float]) -> int:
     return total
 
 
-def _jvm_threads(process: psutil.Process, threads: dict[int, tuple[str, float]]) -> None:
+def _jvm_threads(members: list[psutil.Process], threads: dict[int, tuple[str, float]]) -> None:
     """Each JVM thread's name and CPU seconds so far into ``threads`` (by thread id; names
     from /proc): which threads the JVM's CPU goes to (tasks, JIT compilers, the collector,
     the driver's planning)."""
-    for member in process.children(recursive=True):
+    for member in members:
         with contextlib.suppress(psutil.Error, OSError):  # ended while being read
             if member.name() == "java":
                 for thread in member.threads():
@@ -116,9 +116,10 @@ def measured(
 
     def sample() -> None:
         while not done.wait(0.2):
-            peak[0] = max(peak[0], _tree_sample(process, cpu))
+            members = [process, *process.children(recursive=True)]  # listed once for both
+            peak[0] = max(peak[0], _tree_sample(members, cpu))
             if jvm_threads:
-                _jvm_threads(process, threads)
+                _jvm_threads(members, threads)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
