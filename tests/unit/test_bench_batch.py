@@ -1,5 +1,5 @@
 """The portfolio benchmark's JVM breakdown: threads summed by kind, their numbers dropped, the
-costliest first (the README's "JIT compilers take 59 of 228 CPU s" is read off it)."""
+costliest first (the README's "JIT compilers take 47-48" of 183-187 JVM CPU s is read off it)."""
 
 from __future__ import annotations
 
