@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import count
+from operator import itemgetter
 
 import numpy as np
 import pandas as pd
@@ -34,7 +35,7 @@ class Batch:
 
 
 def to_batch(applications: list[BaseModel], schema: InputSchema) -> Batch:
-    sent = [a.model_dump(exclude_none=True) for a in applications]
+    sent = [_as_sent(a) for a in applications]
     # One frame per batch, not per row, and from one object array: a frame per row, or
     # pandas' record parsing, cost more than the model itself.
     columns = [schema.id_column, *schema.names]
@@ -42,13 +43,21 @@ def to_batch(applications: list[BaseModel], schema: InputSchema) -> Batch:
     frame = pd.DataFrame(values.reshape(len(sent), len(columns)), columns=columns)
     ids = [getattr(a, schema.id_column) for a in applications]
     tables = get_profile(schema.profile).history_tables(schema.tables) if schema.tables else {}
-    histories = _histories(sent, tables)
+    histories = _histories(applications, tables)
     if histories:
         frame[schema.id_column] = np.arange(len(frame), dtype=float)
     return Batch(frame, histories, ids, sent, [schema.unseen_warnings(row) for row in sent])
 
 
-def _histories(sent: list[dict], tables: dict[str, HistoryTable]) -> dict[str, pd.DataFrame] | None:
+def _as_sent(application: BaseModel) -> dict:
+    """The fields sent (a field left out or null is not there), history rows as validated
+    (a null a client wrote stays in its row): no copy of the rows, as ``model_dump`` made."""
+    return {name: value for name, value in application.__dict__.items() if value is not None}
+
+
+def _histories(
+    applications: list[BaseModel], tables: dict[str, HistoryTable]
+) -> dict[str, pd.DataFrame] | None:
     """Each table's rows of the batch: a row linked to its applicant's position, and a parent
     row's key (and its children's reference to it) renumbered per applicant."""
     fresh = count()
@@ -59,26 +68,42 @@ def _histories(sent: list[dict], tables: dict[str, HistoryTable]) -> dict[str, p
             return next(fresh) + 2**53  # an unlinked parent row: a key of its own, past any id
         return keys.setdefault((parent, applicant, given), next(fresh))
 
+    def linked(parent: str, owners: list[int], given: np.ndarray) -> list[int]:
+        return [renumbered(parent, a, k) for a, k in zip(owners, given, strict=True)]
+
     parents = parent_keys(tables)
     out: dict[str, pd.DataFrame] = {}
     for name, spec in tables.items():
         link, columns = spec.link, list(spec.columns)
+        sent = [getattr(a, name, None) or () for a in applications]
+        rows = [row for rows in sent for row in rows]
+        if not rows:
+            continue
+        owners = np.repeat(np.arange(len(sent)), [len(rows) for rows in sent]).tolist()
         at_key = columns.index(link.key)
-        at_parent = columns.index(parents[name]) if name in parents else None
-        rows = []
-        for applicant, application in enumerate(sent):
-            for row in application.get(name, ()):
-                values = [row.get(c) for c in columns]
-                if link.parent is None:
-                    values[at_key] = applicant
-                else:
-                    values[at_key] = renumbered(link.parent, applicant, values[at_key])
-                if at_parent is not None:
-                    values[at_parent] = renumbered(name, applicant, values[at_parent])
-                rows.append(values)
-        if rows:
-            # One block of Python objects (missing fields None), which the feature code
-            # reads in one conversion rather than column by column.
-            block = np.array(rows, dtype=object).reshape(len(rows), len(columns))
-            out[name] = pd.DataFrame(block, columns=columns)
+        block = np.empty((len(rows), len(columns)), dtype=object)
+        given = [c for c in columns if link.parent is not None or c != link.key]
+        block[:, [columns.index(c) for c in given]] = _values(rows, given)
+        if link.parent is None:
+            block[:, at_key] = owners
+        else:
+            block[:, at_key] = linked(link.parent, owners, block[:, at_key])
+        if name in parents:
+            at = columns.index(parents[name])
+            block[:, at] = linked(name, owners, block[:, at])
+        # One block of Python objects (missing fields None), which the feature code reads
+        # in one conversion rather than column by column.
+        out[name] = pd.DataFrame(block, columns=columns, dtype=object)  # no type inference
     return out or None
+
+
+def _values(rows: list[dict], columns: list[str]) -> np.ndarray:
+    """The rows' values of ``columns`` (None where a row leaves one out), one row per line:
+    a C getter for a row that carries every column (validation refused any other key), and
+    ``get`` for a row that leaves some out."""
+    take = itemgetter(*columns) if len(columns) > 1 else lambda row: (row[columns[0]],)
+    width = len(columns)
+    values = [
+        take(row) if len(row) == width else tuple(row.get(c) for c in columns) for row in rows
+    ]
+    return np.array(values, dtype=object).reshape(len(rows), width)
