@@ -67,10 +67,13 @@ def test_a_bucket_of_orphan_rows_only_is_all_rejects():
 def test_packing_keeps_every_row_in_its_bucket():
     rng = np.random.default_rng(0)
     rows = pa.table({"x": np.arange(1000), BUCKET: rng.integers(0, 7, 1000).astype("int32")})
-    packed = list(_pack("bureau")(iter(rows.to_batches(max_chunksize=300))))
+    keys = np.array([40, 3, 17, 8, 21, 5, 90], dtype=np.int32)  # each bucket's grouping key
+    packed = list(_pack("bureau", keys)(iter(rows.to_batches(max_chunksize=300))))
     blobs = pa.Table.from_batches(packed).to_pandas()
-    for bucket, group in blobs.groupby("bucket"):
+    assert set(blobs["bucket"]) == set(keys.tolist())
+    for key, group in blobs.groupby("bucket"):
         got = _unpacked(group)["bureau"]["x"].to_numpy()
+        bucket = keys.tolist().index(key)
         expected = rows.filter(pa.compute.equal(rows[BUCKET], bucket))["x"].to_numpy()
         assert sorted(got) == sorted(expected)
     assert isinstance(blobs, pd.DataFrame) and set(blobs["table"]) == {"bureau"}
