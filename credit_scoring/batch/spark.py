@@ -25,6 +25,7 @@ import os
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -365,7 +366,7 @@ def score_portfolio(
             scores, rejects = _outputs(answers, bundle, schema.id_column)
             scores.write.mode("overwrite").parquet(out.part(SCORES_DIR))
             rejects.coalesce(1).write.mode("overwrite").parquet(out.part(REJECTS_DIR))
-            summary = _summary(scores, rejects, bundle, buckets, time.perf_counter() - started)
+            summary = _summary(answers, bundle, buckets, time.perf_counter() - started)
         finally:
             answers.unpersist()
     except BaseException:
@@ -404,11 +405,17 @@ def _outputs(answers: DataFrame, bundle: Bundle, id_column: str) -> tuple[DataFr
     return scores, answers.where(F.col("table").isNotNull()).select(*REJECT_COLUMNS)
 
 
-def _summary(
-    scores: DataFrame, rejects: DataFrame, bundle: Bundle, buckets: int, seconds: float
-) -> RunSummary:
-    scored = scores.count()
-    by_table = {r["table"]: r["count"] for r in rejects.groupBy("table").count().collect()}
-    reasons = rejects.select(F.explode(F.split("reason", "; ")).alias("r")).groupBy("r").count()
-    counts = {r["r"]: r["count"] for r in reasons.orderBy(F.desc("count")).limit(20).collect()}
-    return RunSummary(scored, by_table, counts, "", bundle.version, round(seconds, 1), buckets)
+def _summary(answers: DataFrame, bundle: Bundle, buckets: int, seconds: float) -> RunSummary:
+    """Clients scored, rows rejected per table and per reason, from one job: the answers
+    counted per (table, joined reasons), a few hundred rows at most (reasons name a column
+    and a problem, never a value)."""
+    scored, by_table, reasons = 0, Counter[str](), Counter[str]()
+    for row in answers.groupBy("table", "reason").count().collect():
+        if row["table"] is None:
+            scored += row["count"]
+            continue
+        by_table[row["table"]] += row["count"]
+        for reason in row["reason"].split("; "):
+            reasons[reason] += row["count"]
+    top = dict(reasons.most_common(20))
+    return RunSummary(scored, dict(by_table), top, "", bundle.version, round(seconds, 1), buckets)

@@ -51,9 +51,11 @@ def _bad_rows(
 
 
 @pytest.fixture(scope="module")
-def portfolio(pipeline, tmp_path_factory) -> tuple[pd.DataFrame, pd.DataFrame, dict, list, Path]:
-    """(scores, rejects, the bad clients by case, the sample's ids, the output folder) of one
-    batch-score run."""
+def portfolio(
+    pipeline, tmp_path_factory
+) -> tuple[pd.DataFrame, pd.DataFrame, dict, list, Path, dict]:
+    """(scores, rejects, the bad clients by case, the sample's ids, the output folder, the
+    summary it printed) of one batch-score run."""
     scorer = Scorer.load(pipeline.model_dir())
     folder = tmp_path_factory.mktemp("portfolio")
     reference = scorer.reference.drop(columns=[scorer.schema.target_column])
@@ -68,14 +70,14 @@ def portfolio(pipeline, tmp_path_factory) -> tuple[pd.DataFrame, pd.DataFrame, d
     output = folder / "out"
     command = [CLI, "batch-score", str(folder / "application_train.parquet")]
     options = ["--output", str(output), "--master", "local[2]", "--buckets", "4"]
-    pipeline.run(*command, *options, "--memory", "1g")
+    printed = pipeline.run(*command, *options, "--memory", "1g").stdout
     scores = pd.read_parquet(output / "scores")
     rejects = pd.read_parquet(output / "rejects")
-    return scores, rejects, bad, ids, output
+    return scores, rejects, bad, ids, output, json.loads(printed[printed.index("{") :])
 
 
 def test_batch_scores_equal_the_service(portfolio, service_url, pipeline):
-    scores, _, bad, ids, _ = portfolio
+    scores, _, bad, ids, *_ = portfolio
     good = [i for i in ids if i not in bad.values()]
     served = post(service_url, "predict_client", {"client_ids": good}).json()
     batch = scores.set_index("SK_ID_CURR").loc[good]
@@ -93,7 +95,7 @@ def test_batch_scores_equal_the_service(portfolio, service_url, pipeline):
 
 
 def test_bad_rows_are_written_to_rejects_with_their_reason(portfolio):
-    _, rejects, bad, _, _ = portfolio
+    _, rejects, bad, *_ = portfolio
     by_client = rejects.groupby("client_id")["reason"].apply(" | ".join)
     assert by_client[str(bad["repeated"])].count("appears more than once") == 2
     assert "below its minimum" in by_client[str(bad["out_of_range"])]
@@ -110,8 +112,17 @@ def test_bad_rows_are_written_to_rejects_with_their_reason(portfolio):
     )
 
 
+def test_the_printed_summary_counts_what_was_written(portfolio):
+    scores, rejects, *_, summary = portfolio
+    assert summary["scored"] == len(scores) > 0
+    assert summary["rejected"] == rejects["table"].value_counts().to_dict()
+    each_reason = rejects["reason"].str.split("; ").explode().value_counts()
+    assert summary["reasons"] == each_reason.head(20).to_dict()
+    assert summary["buckets"] == 4 and summary["output"].endswith("out")
+
+
 def test_portfolio_drift_reads_the_batch_output(portfolio, pipeline, tmp_path):
-    scores, *_, output = portfolio
+    scores, *_, output, _ = portfolio
     result = pipeline.run(CLI, "portfolio-drift", str(output), "--output-dir", str(tmp_path))
     assert "score drift" in result.stdout.lower()
     summary = json.loads((tmp_path / "portfolio_summary.json").read_text())
