@@ -183,14 +183,20 @@ def partition_keys(spark: SparkSession, buckets: int, partitions: int) -> np.nda
     ``bucket mod partitions``: every partition then holds ``buckets / partitions`` buckets.
     Grouped by the bucket number itself, 32 buckets went to 18 of 32 partitions (up to 3
     in one task, 14 tasks empty). Found with Spark's own hash, the partitioner's."""
-    candidates = spark.range(max(1_000, 64 * buckets)).select(
+    # ~64 candidates for every key needed, more partitions than buckets included; only the
+    # partitions that get a bucket are brought to the driver.
+    candidates = spark.range(64 * max(buckets, partitions)).select(
         F.col("id").cast("int").alias("key"),
         F.pmod(F.hash(F.col("id").cast("int")), F.lit(partitions)).alias("partition"),
     )
+    used = candidates.where(F.col("partition") < min(buckets, partitions))
     free: dict[int, list[int]] = {}
-    for row in candidates.collect():
+    for row in used.collect():
         free.setdefault(row["partition"], []).append(row["key"])
-    return np.array([free[b % partitions].pop(0) for b in range(buckets)], dtype=np.int32)
+    short = [b for b in range(buckets) if len(free.get(b % partitions, ())) <= b // partitions]
+    if short:
+        raise ValueError(f"no grouping key found for buckets {short} over {partitions} partitions")
+    return np.array([free[b % partitions][b // partitions] for b in range(buckets)], dtype=np.int32)
 
 
 def _pack(

@@ -47,3 +47,15 @@ def test_each_partition_gets_its_share_of_the_buckets(spark, buckets, partitions
     for partition in placed.values():
         per_partition[partition] += 1
     assert max(per_partition.values()) - min(per_partition.values()) <= 1
+
+
+def test_keys_exist_for_more_partitions_than_buckets(spark):
+    """``--partitions`` above ``--buckets`` (idle tasks, but a user's choice) still places
+    each bucket in its own partition, checked with Spark's hash, the partitioner's."""
+    buckets, partitions = 8, 5_000
+    keys = job.partition_keys(spark, buckets, partitions)
+    frame = spark.createDataFrame(pd.DataFrame({"key": keys, "index": range(buckets)}))
+    placed = frame.select(
+        "index", F.pmod(F.hash(F.col("key").cast("int")), F.lit(partitions)).alias("partition")
+    )
+    assert {r["index"]: r["partition"] for r in placed.collect()} == {b: b for b in range(buckets)}
