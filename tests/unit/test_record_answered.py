@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
 import httpx
 import pytest
+import uvicorn
+from _bentoml_impl.server.app import ContextMiddleware
+from bentoml._internal.context import ServiceContext
 from starlette.applications import Starlette
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
@@ -89,3 +98,60 @@ def test_a_bad_row_fails_its_own_request_only(tmp_path):
     answers = asyncio.run(_post_together(app_answering_together(path, 4), clients))
     assert [a.status_code for a in answers] == [200, 500, 200, 200]
     assert sorted(read_log(path)["request_id"]) == ["id-1", "id-2", "id-3"]
+
+
+CONTEXT = ServiceContext()  # a service's context, as BentoML gives each one
+
+
+async def _answer_from_context(scope, receive, send) -> None:
+    """An API handler as BentoML runs one, behind its ``ContextMiddleware`` (which holds the
+    request in a context variable for the request's task), answering at once."""
+    if scope["type"] != "http":
+        return
+    await CONTEXT.request.body()
+    record.pending().append(decision(42))
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"[]", "more_body": False})
+
+
+@contextmanager
+def _uvicorn(app) -> Iterator[str]:
+    """``app`` served by a real uvicorn (BentoML's server) in a thread; its URL."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_an_answered_request_leaves_no_reference_cycle(tmp_path):
+    """Each request's objects are freed as soon as it is answered, not left in a reference
+    cycle for the garbage collector (the disconnect watcher's context held the request, whose
+    receive held the watcher: ~60 objects per request, and full collections of 60-100 ms under
+    load)."""
+    path = tmp_path / "requests.sqlite"
+    record.open_record(path)
+    app = record.RecordAnswered(ContextMiddleware(_answer_from_context, CONTEXT), path)
+    with _uvicorn(app) as url, httpx.Client(base_url=url) as client:
+        assert client.post("/score", json={}).status_code == 200  # warm
+        gc.collect()
+        gc.set_debug(gc.DEBUG_SAVEALL)  # what a collection finds is kept, to be looked at
+        try:
+            for _ in range(20):
+                assert client.post("/score", json={}).status_code == 200
+            time.sleep(0.2)  # the last watchers end
+            gc.collect()
+            left = [o for o in gc.garbage if isinstance(o, (Request, asyncio.Task))]
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+    assert len(read_log(path)) == 21
+    assert left == []
