@@ -20,7 +20,6 @@ The challenger, when one is promoted, is pinned the same way (``CREDIT_CHALLENGE
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import os
@@ -56,7 +55,7 @@ from credit_scoring.core.scorer import (
     verify_digests,
 )
 from credit_scoring.core.scorer import Explanation as ScorerExplanation
-from credit_scoring.serving import bentoml_fixes, error_log, record, shadow
+from credit_scoring.serving import bentoml_fixes, error_log, gc_policy, record, shadow
 from credit_scoring.serving.auth import (
     BearerTokenMiddleware,
     ClosedPathMiddleware,
@@ -262,8 +261,7 @@ class CreditScoring:
         # The granted applicants' medians, computed once here rather than by the first refusal.
         _ = self.scorer.reference_values
         self.ready = self._warm_up()
-        # Everything loaded so far lives as long as the process: keep it out of GC scans.
-        gc.freeze()
+        gc_policy.settle()
         _log_event(
             "model_loaded",
             model=self.version,
