@@ -259,7 +259,34 @@ def by_request_kind(
 
 
 LIVEZ = "/livez (the server's floor)"
+FLOOR = "BentoML's floor: a batched endpoint that parses the body and answers a constant"
+FLOOR_SERVICE = "benchmarks.floor_service:Floor"
+REPOSITORY = Path(__file__).resolve().parents[1]
 MLSERVER = "MLServer LightGBM, batched (64, 10 ms)"
+
+
+def framework_floor(
+    workdir: Path, bodies: dict[str, Path], levels: list[int], seconds: int
+) -> list[Result]:
+    """``FLOOR`` with the application-only and typical bodies: what BentoML's batched path
+    costs before any work of the service's own (the ratio to ``/livez`` bounds any endpoint's)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "bentoml", "serve", FLOOR_SERVICE, "--port", str(port)]
+    command += ["--host", "127.0.0.1"]
+    env = os.environ | {
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH")]))
+    }
+    results = []
+    log_file = workdir / f"floor-{port}.log"
+    with running(command, url, env=env, log_file=log_file, cwd=REPOSITORY, ready_path="/readyz"):
+        for kind in (APPLICATION_ONLY, TYPICAL):
+            if kind in bodies:
+                wrk(f"{url}/score", bodies[kind], 16, 2, "warm-up")
+                name = f"{FLOOR}, {kind}"
+                results += [wrk(f"{url}/score", bodies[kind], c, seconds, name) for c in levels]
+    typer.echo("done: the framework's floor", err=True)
+    return results
 
 
 def lightgbm_of(scorer: Scorer):
@@ -416,6 +443,7 @@ def main(
             results += by_request_kind(workdir, paths, levels, seconds, None)
             if also_model:
                 results += by_request_kind(workdir, paths, levels, seconds, also_model)
+            results += framework_floor(workdir, paths, levels, seconds)
         for label, endpoint, workers, batching, shadow in VARIANTS:
             name = f"{label}, {'batched' if batching else 'unbatched'}, {workers} worker(s)"
             if only and not name.startswith(only):
@@ -519,6 +547,18 @@ def ratio_lines(results: list[Result]) -> list[str]:
         "predict with reasons, application only / MLServer batched (target >= 1.0)": (
             f"predict, {APPLICATION_ONLY}",
             MLSERVER,
+        ),
+        "BentoML's floor, application only / /livez (bounds the first ratio)": (
+            f"{FLOOR}, {APPLICATION_ONLY}",
+            LIVEZ,
+        ),
+        "score, application only / BentoML's floor with the same body": (
+            f"score, {APPLICATION_ONLY}",
+            f"{FLOOR}, {APPLICATION_ONLY}",
+        ),
+        "score, typical client / BentoML's floor with the same body": (
+            f"score, {TYPICAL}",
+            f"{FLOOR}, {TYPICAL}",
         ),
         "score, heavy client / application only": (
             f"score, {HEAVY}",

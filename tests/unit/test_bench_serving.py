@@ -48,3 +48,19 @@ def test_the_ratios_and_budgets_of_the_request_kinds():
     assert "- score, typical client: 120 ms" in budgets
     assert "predict, typical client, model credit_scoring:full: 200 ms" in budgets
     assert "cells with errors (target: none): predict, typical client at 64" in budgets
+
+
+def test_the_framework_floor_bounds_the_application_only_ratio():
+    from benchmarks.serving import FLOOR, LIVEZ, Result, ratio_lines
+
+    results = [
+        Result(LIVEZ, 64, 5000, 8, 15, 0),
+        Result(f"{FLOOR}, application only", 64, 2000, 20, 40, 0),
+        Result(f"{FLOOR}, typical client", 64, 1000, 40, 80, 0),
+        Result("score, application only", 64, 1200, 30, 60, 0),
+        Result("score, typical client", 64, 500, 90, 180, 0),
+    ]
+    ratios = "\n".join(ratio_lines(results))
+    assert "BentoML's floor, application only / /livez (bounds the first ratio): 0.40" in ratios
+    assert "score, application only / BentoML's floor with the same body: 0.60" in ratios
+    assert "score, typical client / BentoML's floor with the same body: 0.50" in ratios
