@@ -239,8 +239,15 @@ class PerKey:
 
     def at(self, keys: np.ndarray) -> dict[str, np.ndarray]:
         """Each aggregate at these keys (missing for a key without rows)."""
-        positions = pd.Index(self.keys).get_indexer(pd.Index(keys))  # -1: the NaN appended below
-        return {name: np.append(v, np.nan)[positions] for name, v in self.columns.items()}
+        positions = pd.Index(self.keys).get_indexer(pd.Index(keys))  # -1: the NaN column
+        if not self.columns:
+            return {}
+        # All aggregates taken in one indexing of one (aggregates x keys + 1) table: one
+        # append and take per aggregate was ~12 us each, ~150 of them per served batch.
+        table = np.empty((len(self.columns), len(self.keys) + 1))
+        np.stack(list(self.columns.values()), out=table[:, :-1])
+        table[:, -1] = np.nan
+        return dict(zip(self.columns, table[:, positions], strict=True))
 
 
 def _aggregate(columns: Columns, key: str, aggregations: Aggregations) -> PerKey:
