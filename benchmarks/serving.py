@@ -247,13 +247,19 @@ def by_request_kind(
     results = []
     suffix = f", model {model}" if model else ""
     with bento(workdir, 2, True, model=model) as server:
+        port = int(server.url.rsplit(":", 1)[1])
+
+        def split() -> str:  # the p99 follows the busier worker's share of the connections
+            return f"connections per worker {connections_per_worker(server, port)}"
+
         if model is None:
             results += [wrk(f"{server.url}/livez", None, c, seconds, LIVEZ) for c in levels]
         for endpoint in ("score", "predict"):
             for kind, path in bodies.items():
-                name = f"{endpoint}, {kind}{suffix}"
-                wrk(f"{server.url}/{endpoint}", path, 16, 2, "warm-up")
-                results += [wrk(f"{server.url}/{endpoint}", path, c, seconds, name) for c in levels]
+                name, url = f"{endpoint}, {kind}{suffix}", f"{server.url}/{endpoint}"
+                wrk(url, path, 16, 2, "warm-up")
+                for c in levels:
+                    results.append(wrk(url, path, c, seconds, name, split if c > 1 else None))
         typer.echo(f"done: request kinds{suffix}", err=True)
     return results
 
