@@ -46,7 +46,7 @@ from credit_scoring.profiles.home_credit.requests import (
     reference_clients,
 )
 from credit_scoring.serving.docs import typical_application
-from credit_scoring.serving.runner import Server, free_port, running, serve
+from credit_scoring.serving.runner import Server, free_port, running, serve, serve_command
 
 app = typer.Typer(add_completion=False, help=__doc__)
 MLSERVER_VENV = Path("build", "mlserver-venv")  # under the working directory, kept between runs
@@ -160,6 +160,13 @@ def rows_per_worker(log: str) -> list[int]:
     return sorted(counts.values(), reverse=True)
 
 
+def split_probe(server: Server) -> Callable[[], str]:
+    """A note of the connections each worker holds, taken mid-run: the p99 follows the busier
+    worker's share."""
+    port = int(server.url.rsplit(":", 1)[1])
+    return lambda: f"connections per worker {connections_per_worker(server, port)}"
+
+
 def connections_per_worker(server: Server, port: int) -> list[int]:
     """Established client connections held by each worker process, right now."""
     counts = []
@@ -247,11 +254,7 @@ def by_request_kind(
     results = []
     suffix = f", model {model}" if model else ""
     with bento(workdir, 2, True, model=model) as server:
-        port = int(server.url.rsplit(":", 1)[1])
-
-        def split() -> str:  # the p99 follows the busier worker's share of the connections
-            return f"connections per worker {connections_per_worker(server, port)}"
-
+        split = split_probe(server)
         if model is None:
             results += [wrk(f"{server.url}/livez", None, c, seconds, LIVEZ) for c in levels]
         for endpoint in ("score", "predict"):
@@ -278,8 +281,7 @@ def framework_floor(
     costs before any work of the service's own (the ratio to ``/livez`` bounds any endpoint's)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "bentoml", "serve", FLOOR_SERVICE, "--port", str(port)]
-    command += ["--host", "127.0.0.1"]
+    command = serve_command("127.0.0.1", port, FLOOR_SERVICE)
     env = os.environ | {
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH")]))
     }
@@ -455,13 +457,9 @@ def main(
             if only and not name.startswith(only):
                 continue
             with bento(workdir, workers, batching, tag if shadow else None) as server:
-                url, port = server.url, int(server.url.rsplit(":", 1)[1])
+                url, split = server.url, split_probe(server)
                 wrk(f"{url}/{endpoint}", bodies, 16, 2, "warm-up")
                 for c in levels:
-
-                    def split(server: Server = server, port: int = port) -> str:
-                        return f"connections per worker {connections_per_worker(server, port)}"
-
                     probe = split if workers > 1 and c > 1 else None
                     results.append(wrk(f"{url}/{endpoint}", bodies, c, seconds, name, probe))
                 if workers > 1:

@@ -43,9 +43,10 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def serve_command(host: str, port: int) -> list[str]:
-    """`bentoml serve` of the credit-scoring service, with this interpreter's BentoML."""
-    return [sys.executable, "-m", "bentoml", "serve", SERVICE, "--host", host, "--port", str(port)]
+def serve_command(host: str, port: int, service: str = SERVICE) -> list[str]:
+    """`bentoml serve` of the credit-scoring service (or ``service``, "module:Class"), with
+    this interpreter's BentoML."""
+    return [sys.executable, "-m", "bentoml", "serve", service, "--host", host, "--port", str(port)]
 
 
 def wait_ready(
